@@ -1,0 +1,54 @@
+/**
+ * One error model for the whole service. Domain code throws `ServiceError` with a stable code; the GraphQL layer maps
+ * the code to `extensions.code`. Anything that is not a `ServiceError` is masked as INTERNAL_SERVER_ERROR there.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  IMAGE_DECODE_FAILED: 'IMAGE_DECODE_FAILED',
+  IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
+  UNSUPPORTED_IMAGE_FORMAT: 'UNSUPPORTED_IMAGE_FORMAT',
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  MODEL_NOT_INSTALLED: 'MODEL_NOT_INSTALLED',
+  WRONG_TASK: 'WRONG_TASK',
+  MODEL_LOAD_FAILED: 'MODEL_LOAD_FAILED',
+  QUESTION_TOO_LONG: 'QUESTION_TOO_LONG',
+  INFERENCE_FAILED: 'INFERENCE_FAILED',
+  OVERLOADED: 'OVERLOADED',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  /** A Hugging Face checkpoint folder (config, weights, tokenizer files) is missing, malformed or unsupported. */
+  INVALID_CHECKPOINT: 'INVALID_CHECKPOINT',
+  /** A converted variant folder (manifest.json and the files it lists) is missing or malformed. */
+  INVALID_VARIANT: 'INVALID_VARIANT',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ServiceErrorOptions {
+  cause?: unknown;
+  /** Machine-readable details that are safe to show to a client (never stack traces or file contents). */
+  details?: Record<string, unknown>;
+}
+
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ServiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ServiceError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** A checkpoint problem, always naming the file and what was expected there. */
+export function checkpointError(file: string, message: string, cause?: unknown): ServiceError {
+  return new ServiceError(ErrorCode.INVALID_CHECKPOINT, `${file}: ${message}`, { cause, details: { file } });
+}
+
+/** Thrown by `switch` statements over closed unions when a case was forgotten. */
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BlipGenerationDefaults, BlipTask } from '../checkpoint/blip-config.ts';
+import type { PreprocessorConfig } from '../checkpoint/preprocessor-config.ts';
+import { ErrorCode, ServiceError } from '../errors.ts';
+
+/**
+ * manifest.json: what `blip-gateway convert` writes into a variant folder, and everything the runtime needs to load
+ * it. A variant folder is the unit the registry serves.
+ */
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_FORMAT = 1;
+
+export interface GraphFiles {
+  vision: string;
+  crossKv: string;
+  decoder: string;
+  /** VQA only. */
+  questionEncoder?: string;
+}
+
+export interface ModelDims {
+  imageTokens: number;
+  visionHidden: number;
+  textHidden: number;
+  textLayers: number;
+  textHeads: number;
+  vocabSize: number;
+  maxPositions: number;
+}
+
+export interface TokenIds {
+  bos: number;
+  sep: number;
+  pad: number;
+}
+
+export interface VariantManifest {
+  format: typeof MANIFEST_FORMAT;
+  name: string;
+  task: BlipTask;
+  architecture: string;
+  source: {
+    /** What was converted: a checkpoint folder, or `random(seed=N)` for benchmark models. */
+    checkpoint: string;
+    weightsFile: string;
+    weightsSha256: string | null;
+    randomSeed: number | null;
+  };
+  graphs: GraphFiles;
+  /** Every file of the variant (paths relative to the folder) with its size and sha256. */
+  files: Record<string, { bytes: number; sha256: string }>;
+  dims: ModelDims;
+  parameters: number;
+  preprocess: PreprocessorConfig;
+  tokenizer: { file: string; ids: TokenIds; maxLength: number };
+  generation: BlipGenerationDefaults;
+  converter: { version: string; createdAt: string };
+}
+
+export async function readManifest(dir: string): Promise<VariantManifest> {
+  const file = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ServiceError(ErrorCode.INVALID_VARIANT, `${file}: cannot read the manifest (${(cause as Error).message})`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ServiceError(ErrorCode.INVALID_VARIANT, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  return validateManifest(json, file);
+}
+
+/** Checks the fields the runtime relies on; names the file and the field on failure. */
+export function validateManifest(json: unknown, file: string): VariantManifest {
+  const fail = (field: string, expected: string, received: unknown): never => {
+    throw new ServiceError(ErrorCode.INVALID_VARIANT, `${file}: expected ${expected} for ${field} but received ${JSON.stringify(received)}`, {
+      details: { file, field },
+    });
+  };
+  const obj = (value: unknown, field: string): Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : fail(field, 'an object', value);
+  const str = (value: unknown, field: string): string => (typeof value === 'string' && value.length > 0 ? value : fail(field, 'a non-empty string', value));
+  const int = (value: unknown, field: string, min = 0): number =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min ? value : fail(field, `an integer ≥ ${min}`, value);
+
+  const m = obj(json, 'the manifest');
+  if (m.format !== MANIFEST_FORMAT) fail('format', String(MANIFEST_FORMAT), m.format);
+  str(m.name, 'name');
+  if (m.task !== 'caption' && m.task !== 'vqa') fail('task', '"caption" or "vqa"', m.task);
+  const graphs = obj(m.graphs, 'graphs');
+  const files = obj(m.files, 'files');
+  for (const key of ['vision', 'crossKv', 'decoder'] as const) {
+    const name = str(graphs[key], `graphs.${key}`);
+    if (!(name in files)) fail(`files["${name}"]`, 'an entry for every graph', undefined);
+  }
+  if (m.task === 'vqa') str(graphs.questionEncoder, 'graphs.questionEncoder');
+  for (const [name, entry] of Object.entries(files)) {
+    const e = obj(entry, `files["${name}"]`);
+    int(e.bytes, `files["${name}"].bytes`);
+    if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) fail(`files["${name}"].sha256`, 'a sha256 hex digest', e.sha256);
+  }
+  const d = obj(m.dims, 'dims');
+  for (const key of ['imageTokens', 'visionHidden', 'textHidden', 'textLayers', 'textHeads', 'vocabSize', 'maxPositions']) int(d[key], `dims.${key}`, 1);
+  const pre = obj(m.preprocess, 'preprocess');
+  int(pre.width, 'preprocess.width', 1);
+  int(pre.height, 'preprocess.height', 1);
+  const tok = obj(m.tokenizer, 'tokenizer');
+  str(tok.file, 'tokenizer.file');
+  int(tok.maxLength, 'tokenizer.maxLength', 1);
+  const ids = obj(tok.ids, 'tokenizer.ids');
+  for (const key of ['bos', 'sep', 'pad']) int(ids[key], `tokenizer.ids.${key}`);
+  const gen = obj(m.generation, 'generation');
+  int(gen.maxLength, 'generation.maxLength', 1);
+  int(gen.minLength, 'generation.minLength');
+  int(gen.numBeams, 'generation.numBeams', 1);
+  return json as VariantManifest;
+}
