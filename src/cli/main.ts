@@ -1,0 +1,59 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ServiceError } from '../errors.ts';
+import { runConvert } from './convert-command.ts';
+import { runGenerate } from './generate-command.ts';
+
+/** `blip-gateway`: convert checkpoints into variant folders and run them from the command line. */
+const program = new Command('blip-gateway').description('BLIP captioning and VQA on ONNX Runtime').showHelpAfterError();
+
+const integer = (name: string) => (value: string) => {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer for ${name} but received ${value}`);
+  return Number(value);
+};
+const number = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`Expected a number for ${name} but received ${value}`);
+  return n;
+};
+
+program
+  .command('convert')
+  .description('convert a Hugging Face BLIP checkpoint folder (or a config with random weights) into a variant folder')
+  .argument('[hf-dir]', 'checkpoint folder: config.json, model.safetensors or pytorch_model.bin, tokenizer and preprocessor files')
+  .requiredOption('--out <variant-dir>', 'folder to write (created if missing)')
+  .option('--name <name>', 'variant name in the manifest (default: the folder name)')
+  .option('--random-weights', 'seeded random weights instead of the checkpoint weights (for benchmarks)')
+  .option('--config <file>', 'config.json to build with --random-weights (default: <hf-dir>/config.json)')
+  .option('--seed <n>', 'seed for --random-weights', integer('--seed'), 0)
+  .action(async (hfDir: string | undefined, options) => {
+    await runConvert(hfDir, options);
+  });
+
+for (const task of ['caption', 'answer'] as const) {
+  const command = program.command(task);
+  command.description(task === 'caption' ? 'caption an image' : 'answer a question about an image').argument('<variant-dir>', 'a folder written by convert').argument('<image>', 'image file');
+  if (task === 'answer') command.argument('<question>', 'the question');
+  if (task === 'caption') command.option('--prompt <text>', 'text the caption starts with (kept in the output, as transformers does)');
+  command
+    .option('--num-beams <n>', 'beam search width (1 = greedy)', integer('--num-beams'))
+    .option('--max-length <n>', 'maximum sequence length, counting [DEC] and the prompt', integer('--max-length'))
+    .option('--min-length <n>', 'minimum sequence length, counting [DEC] and the prompt', integer('--min-length'))
+    .option('--max-new-tokens <n>', 'maximum number of generated tokens (overrides --max-length)', integer('--max-new-tokens'))
+    .option('--repetition-penalty <x>', 'penalty for tokens already in the sequence (1 = none)', number('--repetition-penalty'))
+    .option('--length-penalty <x>', 'beam search length penalty exponent', number('--length-penalty'))
+    .option('--json', 'print one JSON object: {"text": ..., "sequence": [...]}')
+    .action(async (...args: unknown[]) => {
+      const [variantDir, image] = args as [string, string];
+      const question = task === 'answer' ? (args[2] as string) : undefined;
+      const options = (task === 'answer' ? args[3] : args[2]) as Record<string, unknown>;
+      await runGenerate(task, variantDir, image, question, options);
+    });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const message = error instanceof ServiceError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`blip-gateway: ${message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,20 @@
+import { Worker } from 'node:worker_threads';
+
+const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+
+/**
+ * Starts a worker thread running the TypeScript module `entry` (a file URL). `data` reaches the module as
+ * `workerData.data`. Workers are how inference stays off the server's event loop.
+ */
+export function startWorker(entry: URL, data: unknown, name: string): Worker {
+  return new Worker(BOOTSTRAP, { workerData: { entry: entry.href, data }, name });
+}
+
+/**
+ * A view of `bytes` that owns its whole ArrayBuffer, so it can be transferred to a worker without detaching a shared
+ * buffer (Node's Buffers often sit inside a pooled slab).
+ */
+export function ownedBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes;
+  return new Uint8Array(bytes);
+}
