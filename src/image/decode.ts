@@ -62,7 +62,7 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits, option
   const input = {
     // Pillow refuses truncated files too (ImageFile.LOAD_TRUNCATED_IMAGES is off); lesser libjpeg warnings pass in both.
     failOn: 'truncated',
-    // Checked against the header before any pixel is decoded.
+    // A second guard: sharp checks the header against it again before decoding pixels.
     limitInputPixels: limits.maxPixels,
     ignoreIcc: true,
     autoOrient: options.autoOrient ?? true,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { openWeights } from '../../../src/checkpoint/open-weights.ts';
 import { ErrorCode } from '../../../src/errors.ts';
-import { float32Bytes, writeSafetensors } from './safetensors-writer.ts';
+import { float32Bytes, writeSafetensors } from '../../helpers/safetensors-writer.ts';
 
 const CAPTION = join(import.meta.dirname, '../../fixtures/blip-tiny/caption');
 

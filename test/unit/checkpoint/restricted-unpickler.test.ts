@@ -9,7 +9,7 @@ import {
   type UnpicklePolicy,
 } from '../../../src/checkpoint/restricted-unpickler.ts';
 import { ErrorCode } from '../../../src/errors.ts';
-import { PickleWriter } from './pickle-writer.ts';
+import { PickleWriter } from '../../helpers/pickle-writer.ts';
 
 const PYTHON_PICKLES = JSON.parse(readFileSync(join(import.meta.dirname, 'python-pickles.json'), 'utf8')) as {
   pickles: Record<string, string>;

@@ -6,7 +6,7 @@ import { readBlipConfig } from '../../../src/checkpoint/config-reader.ts';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { blipWeightSpec } from '../../../src/checkpoint/weight-spec.ts';
 import { ErrorCode } from '../../../src/errors.ts';
-import { float32Bytes, writeRawSafetensors, writeSafetensors } from './safetensors-writer.ts';
+import { float32Bytes, writeRawSafetensors, writeSafetensors } from '../../helpers/safetensors-writer.ts';
 
 const TINY = join(import.meta.dirname, '../../fixtures/blip-tiny');
 const CAPTION_FILE = join(TINY, 'caption/model.safetensors');

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { openTorchCheckpoint } from '../../../src/checkpoint/torch-checkpoint.ts';
 import { ErrorCode } from '../../../src/errors.ts';
-import { PickleWriter, stateDictPickle, type TensorDescription } from './pickle-writer.ts';
-import { float32Bytes } from './safetensors-writer.ts';
-import { writeZip, type ZipInput } from './zip-writer.ts';
+import { PickleWriter, stateDictPickle, type TensorDescription } from '../../helpers/pickle-writer.ts';
+import { float32Bytes } from '../../helpers/safetensors-writer.ts';
+import { writeZip, type ZipInput } from '../../helpers/zip-writer.ts';
 
 const TINY = join(import.meta.dirname, '../../fixtures/blip-tiny');
 

@@ -3,7 +3,7 @@
  * header so tests can build malformed files. `sparseSize` tensors are declared but never written.
  */
 import { open } from 'node:fs/promises';
-import type { StoredDType } from '../../../src/checkpoint/weight-source.ts';
+import type { StoredDType } from '../../src/checkpoint/weight-source.ts';
 
 export type SafetensorsInput =
   | { name: string; dtype: StoredDType; shape: number[]; data: Uint8Array }

@@ -1,0 +1,39 @@
+import type { GenerationOptions } from '../blip/generation/generate.ts';
+import type { Timings } from '../blip/pipeline.ts';
+
+/**
+ * What the GraphQL layer asks of the serving engine. Every call is one item; the engine combines concurrent items
+ * for the same variant into batched model passes. Errors are thrown as ServiceError with a stable code.
+ */
+export interface CaptionRequest {
+  /** Variant name or alias; undefined = the default caption variant. */
+  model?: string;
+  image: Uint8Array;
+  prompt?: string;
+  options?: GenerationOptions;
+  /** Aborts the request (client disconnected). */
+  signal?: AbortSignal;
+}
+
+export interface AnswerRequest {
+  model?: string;
+  image: Uint8Array;
+  question: string;
+  options?: GenerationOptions;
+  signal?: AbortSignal;
+}
+
+export interface ServedResult {
+  text: string;
+  sequence: number[];
+  /** The variant's canonical name (even when the request used an alias). */
+  variant: string;
+  timings: Timings & { queueMs: number };
+  /** How many items shared the model pass that produced this result. */
+  batchSize: number;
+}
+
+export interface InferenceService {
+  caption(request: CaptionRequest): Promise<ServedResult>;
+  answer(request: AnswerRequest): Promise<ServedResult>;
+}

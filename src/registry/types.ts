@@ -1,0 +1,60 @@
+import type { BlipTask } from '../checkpoint/blip-config.ts';
+import type { BlipWorker } from '../blip/worker/blip-worker.ts';
+
+/**
+ * The model registry: one folder per variant under `registry/` (Triton-style). `variant.json` (committed, written by
+ * hand) says what the variant is and where its weights come from; `manifest.json` and the ONNX files next to it are
+ * written by `blip-gateway convert` (by the user for official checkpoints, at start-up for embedded ones).
+ */
+
+/** Lifecycle of a variant's sessions. Concurrent first requests share one load. */
+export type VariantState = 'unloaded' | 'loading' | 'ready' | 'failed';
+
+export interface BatchingSettings {
+  /** Most requests one batched model pass takes (Triton's preferred/max batch size). */
+  maxBatchSize: number;
+  /** Longest a request waits for others to join its batch while the model is busy (Triton's max_queue_delay). */
+  maxQueueDelayMs: number;
+}
+
+export interface VariantInfo {
+  name: string;
+  /** Other names clients may use, e.g. the Hugging Face id `Salesforce/blip-image-captioning-base`. */
+  aliases: string[];
+  task: BlipTask;
+  description: string;
+  /** True when manifest.json and the converted files are present. */
+  installed: boolean;
+  state: VariantState;
+  /** Why the last load failed (state 'failed'). */
+  loadError: { code: string; message: string } | null;
+  /** Is this the variant used when a request names none, for its task? */
+  isDefault: boolean;
+  /** From the manifest when installed. */
+  parameters: number | null;
+  /** Bytes on disk of the converted files, when installed. */
+  bytes: number | null;
+  /** Hugging Face id or checkpoint folder the variant is made from. */
+  source: string;
+  /** How to install it when it is not installed (a command line), else null. */
+  installCommand: string | null;
+  batching: BatchingSettings;
+  directory: string;
+}
+
+export interface ModelRegistry {
+  /** Every variant, sorted by name. */
+  list(): VariantInfo[];
+  /** A variant by name or alias (case-sensitive), or undefined. */
+  find(nameOrAlias: string): VariantInfo | undefined;
+  /**
+   * The variant a request for `task` should use: the named one, or the task's default when `nameOrAlias` is undefined.
+   * Throws ServiceError MODEL_NOT_FOUND (with `details.suggestions`: the closest names), WRONG_TASK, or
+   * MODEL_NOT_INSTALLED (with `details.installCommand`).
+   */
+  resolve(nameOrAlias: string | undefined, task: BlipTask): VariantInfo;
+  /** The variant's inference worker, loading it on first use (single-flight). Throws MODEL_LOAD_FAILED. */
+  acquire(name: string): Promise<BlipWorker>;
+  /** Stops every worker. */
+  close(): Promise<void>;
+}
