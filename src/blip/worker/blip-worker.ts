@@ -51,6 +51,11 @@ export class BlipWorker {
     return this.call({ id: this.nextId++, method: 'answer', items: items.map((item) => ({ ...item, image: ownedBytes(item.image) })) });
   }
 
+  /** Calls `listener` once when the worker thread exits, whatever the reason (crash, exit, terminate). */
+  onExit(listener: (exitCode: number) => void): void {
+    this.worker.once('exit', listener);
+  }
+
   /** Stops the worker; requests still in flight fail. */
   async terminate(): Promise<void> {
     await this.worker.terminate();

@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
+import { ServiceError } from '../../../src/errors.ts';
+import { createModelRegistry } from '../../../src/registry/model-registry.ts';
+import { scanRegistry } from '../../../src/registry/repository.ts';
+import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from './temp-registry.ts';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+async function scanError(temp: TempRegistry): Promise<ServiceError> {
+  try {
+    await scanRegistry(temp.root, temp.repoRoot);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ServiceError);
+    expect((error as ServiceError).code).toBe('INVALID_VARIANT');
+    return error as ServiceError;
+  }
+  throw new Error('expected the scan to fail');
+}
+
+describe('scanRegistry', () => {
+  let temp: TempRegistry;
+  beforeEach(async () => {
+    temp = await createTempRegistry();
+  });
+  afterEach(async () => {
+    await temp.cleanup();
+  });
+
+  it('reads every folder, ignoring plain files and dot-folders', async () => {
+    await temp.writeVariant('b-model', officialVariant('b-model', 'vqa'));
+    await temp.writeVariant('a-model', officialVariant('a-model', 'caption'));
+    await writeFile(join(temp.root, 'README.md'), '# registry');
+    await mkdir(join(temp.root, '.cache'));
+    const entries = await scanRegistry(temp.root, temp.repoRoot);
+    expect(entries.map((e) => [e.config.name, e.installation.status])).toEqual([
+      ['a-model', 'absent'],
+      ['b-model', 'absent'],
+    ]);
+  });
+
+  it('refuses a folder without variant.json, naming the file', async () => {
+    await mkdir(join(temp.root, 'stray'));
+    const error = await scanError(temp);
+    expect(error.message).toBe(`${join(temp.root, 'stray', 'variant.json')}: missing; every folder of the registry is a variant and needs a variant.json (see registry/README.md)`);
+  });
+
+  it('refuses a variant.json that is not JSON', async () => {
+    const file = await temp.writeVariant('x', '{ "name": "x", }');
+    expect((await scanError(temp)).message).toMatch(new RegExp(`^${file}: not valid JSON`));
+  });
+
+  it('refuses an alias used by another variant (as a name or an alias), naming both files', async () => {
+    await temp.writeVariant('a', officialVariant('a', 'caption', { aliases: ['shared'] }));
+    const second = await temp.writeVariant('b', officialVariant('b', 'caption', { aliases: ['shared'] }));
+    let error = await scanError(temp);
+    expect(error.message).toBe(`${second}: expected a name no other variant uses for aliases[0] but received "shared" (already used in ${join(temp.root, 'a', 'variant.json')})`);
+    expect(error.details).toEqual({ file: second, field: 'aliases[0]' });
+
+    await temp.writeVariant('b', officialVariant('b', 'caption', { aliases: ['a'] }));
+    error = await scanError(temp);
+    expect(error.message).toContain(`${second}: expected a name no other variant uses for aliases[0] but received "a"`);
+  });
+
+  it('refuses two defaults for one task, but allows one per task', async () => {
+    await temp.writeVariant('a', officialVariant('a', 'caption', { default: true }));
+    await temp.writeVariant('b', officialVariant('b', 'vqa', { default: true }));
+    await expect(scanRegistry(temp.root, temp.repoRoot)).resolves.toHaveLength(2);
+
+    const third = await temp.writeVariant('c', officialVariant('c', 'caption', { default: true }));
+    const error = await scanError(temp);
+    expect(error.message).toBe(
+      `${third}: expected at most one default variant per task for default but received true (${join(temp.root, 'a', 'variant.json')} is already the default for caption)`,
+    );
+    expect(error.details).toEqual({ file: third, field: 'default' });
+  });
+
+  it('refuses a checkpoint source that is not a folder of the repository', async () => {
+    const file = await temp.writeVariant('x', embeddedVariant('x', 'caption', { source: { checkpoint: 'checkpoints/nope', embedded: true } }));
+    const error = await scanError(temp);
+    expect(error.message).toBe(`${file}: expected a checkpoint folder relative to the repository root (${temp.repoRoot}) for source.checkpoint but received "checkpoints/nope", which is not a folder`);
+  });
+
+  it('validates an existing manifest at scan time (fail fast)', async () => {
+    await temp.writeVariant('x', officialVariant('x', 'caption'));
+    const dir = await temp.install('x', 'caption');
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, dims: { ...manifest.dims, textLayers: 0 } }));
+    const error = await scanError(temp);
+    expect(error.message).toBe(`${join(dir, 'manifest.json')}: expected an integer ≥ 1 for dims.textLayers but received 0`);
+  });
+
+  it('refuses a manifest that disagrees with variant.json on the task or the name, naming both files', async () => {
+    const file = await temp.writeVariant('x', officialVariant('x', 'vqa'));
+    const dir = await temp.install('x', 'caption');
+    let error = await scanError(temp);
+    expect(error.message).toBe(`${join(dir, 'manifest.json')}: expected "vqa" (the task in ${file}) for task but received "caption"`);
+    expect(error.details).toEqual({ file: join(dir, 'manifest.json'), field: 'task', variantFile: file });
+
+    // A folder copied under another name keeps the old name in its manifest.
+    await rm(join(temp.root, 'x'), { recursive: true });
+    await temp.install('x', 'caption');
+    await rename(join(temp.root, 'x'), join(temp.root, 'y'));
+    const renamed = await temp.writeVariant('y', officialVariant('y', 'caption'));
+    error = await scanError(temp);
+    expect(error.message).toBe(`${join(temp.root, 'y', 'manifest.json')}: expected "y" (the name in ${renamed}) for name but received "x"`);
+  });
+
+  it('treats a manifest whose files are missing or truncated as not installed', async () => {
+    await temp.writeVariant('x', officialVariant('x', 'caption'));
+    const dir = await temp.install('x', 'caption');
+    expect((await scanRegistry(temp.root, temp.repoRoot))[0].installation.status).toBe('installed');
+    await truncate(join(dir, 'vision_model.onnx.data'), 10);
+    const [entry] = await scanRegistry(temp.root, temp.repoRoot);
+    expect(entry.installation).toMatchObject({ status: 'incomplete', problem: expect.stringContaining('vision_model.onnx.data has 10 bytes') });
+  });
+
+  it('treats a broken manifest in an embedded variant as out of date, not as an error (it is converted again)', async () => {
+    await temp.writeVariant('x', embeddedVariant('x', 'caption'));
+    await writeFile(join(temp.root, 'x', 'manifest.json'), '{ "format": 0 }');
+    const [entry] = await scanRegistry(temp.root, temp.repoRoot);
+    expect(entry.installation.status).toBe('absent');
+  });
+});
+
+describe('the committed registry/', () => {
+  it('scans cleanly: official variants, embedded defaults for both tasks', async () => {
+    // Scanning only reads; nothing is converted or loaded here.
+    const registry = await createModelRegistry({ root: join(REPO_ROOT, 'registry'), repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+    const variants = registry.list();
+    expect(variants.map((v) => [v.name, v.task, v.isDefault, v.source])).toEqual([
+      ['blip-base', 'caption', false, 'Salesforce/blip-image-captioning-base'],
+      ['blip-large', 'caption', false, 'Salesforce/blip-image-captioning-large'],
+      ['blip-tiny', 'caption', true, 'test/fixtures/blip-tiny/caption'],
+      ['blip-tiny-vqa', 'vqa', true, 'test/fixtures/blip-tiny/vqa'],
+      ['blip-vqa-base', 'vqa', false, 'Salesforce/blip-vqa-base'],
+      ['blip-vqa-capfilt-large', 'vqa', false, 'Salesforce/blip-vqa-capfilt-large'],
+    ]);
+    expect(registry.find('Salesforce/blip-vqa-capfilt-large')?.name).toBe('blip-vqa-capfilt-large');
+    const base = registry.find('blip-base')!;
+    if (!base.installed) {
+      expect(base.installCommand).toBe('npx blip-gateway convert <folder with the downloaded Salesforce/blip-image-captioning-base files> --out registry/blip-base');
+    }
+    await registry.close();
+  });
+
+  it('converts its embedded defaults and serves both tasks (from a copy: the tests never write into registry/)', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'blip-committed-'));
+    try {
+      await cp(join(REPO_ROOT, 'registry'), copy, { recursive: true, filter: (path) => !/\/registry\/[^/]+\/(?!variant\.json$)[^/]+$/.test(path) });
+      const registry = await createModelRegistry({ root: copy, repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+      await registry.prepareEmbedded();
+      const caption = registry.resolve(undefined, 'caption');
+      const vqa = registry.resolve(undefined, 'vqa');
+      expect([caption.name, vqa.name]).toEqual(['blip-tiny', 'blip-tiny-vqa']);
+      const image = () => new Uint8Array(readFileSync(join(REPO_ROOT, 'test/fixtures/blip-tiny/images/gray_33x33.png')));
+      const [captioned] = await (await registry.acquire(caption.name)).caption([{ image: image(), options: { maxNewTokens: 3 } }]);
+      const [answered] = await (await registry.acquire(vqa.name)).answer([{ image: image(), question: 'what color?', options: { maxNewTokens: 3 } }]);
+      expect([captioned.ok, answered.ok]).toEqual([true, true]);
+      await registry.close();
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+});
