@@ -15,6 +15,12 @@ export const ErrorCode = {
   INFERENCE_FAILED: 'INFERENCE_FAILED',
   OVERLOADED: 'OVERLOADED',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  /** The client went away (disconnected or aborted); its request stopped consuming model time. */
+  CANCELLED: 'CANCELLED',
+  /** The request body is larger than the server accepts (HTTP 413). */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** A GraphQL operation is deeper or selects more fields than the server accepts. */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** A Hugging Face checkpoint folder (config, weights, tokenizer files) is missing, malformed or unsupported. */
   INVALID_CHECKPOINT: 'INVALID_CHECKPOINT',
   /** A converted variant folder (manifest.json and the files it lists) is missing or malformed. */

@@ -1,12 +1,18 @@
+import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { performance } from 'node:perf_hooks';
 import type { AnswerItem, CaptionItem, ItemResult } from '../blip/pipeline.ts';
 import { deserializeError } from '../blip/pipeline.ts';
+import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry, VariantInfo } from '../registry/types.ts';
 import { BatchScheduler } from './batch-scheduler.ts';
 import type { AnswerRequest, CaptionRequest, InferenceService, ServedResult } from './types.ts';
 
-type Job = { kind: 'caption'; item: CaptionItem; enqueuedAt: number } | { kind: 'answer'; item: AnswerItem; enqueuedAt: number };
+type Job = ({ kind: 'caption'; item: CaptionItem } | { kind: 'answer'; item: AnswerItem }) & {
+  enqueuedAt: number;
+  /** Epoch milliseconds after which the result is no longer wanted. */
+  deadline: number | undefined;
+};
 
 /** Observes every model pass; used by metrics and by tests that assert which requests formed which batch. */
 export type BatchListener = (event: { variant: string; size: number; kind: Job['kind'] }) => void;
@@ -15,66 +21,159 @@ export interface InferenceServiceOptions {
   onBatch?: BatchListener;
 }
 
+interface VariantQueue {
+  loader: DataLoader<Job, ServedResult>;
+  /** Requests accepted and not finished (queued or computing). */
+  pending: number;
+  /** Smoothed duration of a model pass, for the retry hint of OVERLOADED. */
+  passMs: number;
+  /** Identical requests in flight share one computation. */
+  inFlight: Map<string, Promise<ServedResult>>;
+}
+
 /**
- * The serving engine: one process-wide DataLoader per variant (not per request, and without its cache), so that
- * concurrent requests from different clients share batched encoder passes and decode steps.
+ * The serving engine's front: one process-wide DataLoader per variant (not per request, and without its cache), so
+ * that concurrent requests from different clients share batched model passes. Each variant has a bounded queue
+ * (OVERLOADED beyond it, with a retry hint) and requests may carry a deadline (DEADLINE_EXCEEDED).
  */
 export function createInferenceService(registry: ModelRegistry, options: InferenceServiceOptions = {}): InferenceService {
-  const loaders = new Map<string, DataLoader<Job, ServedResult>>();
+  const queues = new Map<string, VariantQueue>();
 
-  const loaderFor = (variant: VariantInfo): DataLoader<Job, ServedResult> => {
-    let loader = loaders.get(variant.name);
-    if (!loader) {
+  const queueFor = (variant: VariantInfo): VariantQueue => {
+    let queue = queues.get(variant.name);
+    if (!queue) {
       const scheduler = new BatchScheduler(variant.batching.maxQueueDelayMs);
-      loader = new DataLoader<Job, ServedResult>((jobs) => runBatch(registry, variant.name, jobs, scheduler, options.onBatch), {
-        cache: false,
-        maxBatchSize: variant.batching.maxBatchSize,
-        batchScheduleFn: scheduler.schedule,
-      });
-      loaders.set(variant.name, loader);
+      const created: VariantQueue = {
+        pending: 0,
+        passMs: 1000,
+        inFlight: new Map(),
+        loader: new DataLoader<Job, ServedResult>((jobs) => runBatch(registry, variant.name, jobs, scheduler, created, options.onBatch), {
+          cache: false,
+          maxBatchSize: variant.batching.maxBatchSize,
+          batchScheduleFn: scheduler.schedule,
+        }),
+      };
+      queue = created;
+      queues.set(variant.name, queue);
     }
-    return loader;
+    return queue;
+  };
+
+  const submit = (variant: VariantInfo, job: Job, key: string): Promise<ServedResult> => {
+    const queue = queueFor(variant);
+    const shared = queue.inFlight.get(key);
+    if (shared) return shared;
+    if (queue.pending >= variant.batching.maxQueueSize) {
+      const retryAfterMs = Math.ceil(Math.max(100, queue.passMs));
+      throw new ServiceError(ErrorCode.OVERLOADED, `Model ${variant.name} is busy (${queue.pending} requests in progress); retry after ${retryAfterMs} ms`, {
+        details: { retryAfterMs, queueSize: queue.pending },
+      });
+    }
+    queue.pending++;
+    const promise = withDeadline(queue.loader.load(job), job.deadline).finally(() => {
+      queue.pending--;
+      queue.inFlight.delete(key);
+    });
+    queue.inFlight.set(key, promise);
+    return promise;
   };
 
   return {
     async caption(request: CaptionRequest): Promise<ServedResult> {
       const variant = registry.resolve(request.model, 'caption');
-      return loaderFor(variant).load({ kind: 'caption', item: { image: request.image, prompt: request.prompt, options: request.options }, enqueuedAt: performance.now() });
+      const item: CaptionItem = { image: request.image, prompt: request.prompt, options: request.options };
+      const job: Job = { kind: 'caption', item, enqueuedAt: performance.now(), deadline: deadlineOf(request.timeoutMs) };
+      return submit(variant, job, requestKey(variant.name, 'caption', request.image, request.prompt ?? null, request.options, job.deadline));
     },
     async answer(request: AnswerRequest): Promise<ServedResult> {
       const variant = registry.resolve(request.model, 'vqa');
-      return loaderFor(variant).load({ kind: 'answer', item: { image: request.image, question: request.question, options: request.options }, enqueuedAt: performance.now() });
+      const item: AnswerItem = { image: request.image, question: request.question, options: request.options };
+      const job: Job = { kind: 'answer', item, enqueuedAt: performance.now(), deadline: deadlineOf(request.timeoutMs) };
+      return submit(variant, job, requestKey(variant.name, 'answer', request.image, request.question, request.options, job.deadline));
     },
   };
+}
+
+function deadlineOf(timeoutMs: number | undefined): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+    throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected an integer from 1 to 600000 for timeoutMs but received ${timeoutMs}`);
+  }
+  return Date.now() + timeoutMs;
+}
+
+/**
+ * Requests that would compute the same thing share one computation. Requests with a deadline never share (one
+ * client's deadline must not cut short another's result).
+ */
+function requestKey(variant: string, kind: string, image: Uint8Array, text: string | null, options: unknown, deadline: number | undefined): string {
+  if (deadline !== undefined) return `unique:${Math.random()}`;
+  const hash = createHash('sha256').update(image).digest('hex');
+  return JSON.stringify([variant, kind, hash, text, options ?? {}]);
+}
+
+function withDeadline<T>(promise: Promise<T>, deadline: number | undefined): Promise<T> {
+  if (deadline === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(deadlineError()), Math.max(0, deadline - Date.now()));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function deadlineError(): ServiceError {
+  return new ServiceError(ErrorCode.DEADLINE_EXCEEDED, 'The request did not finish within its timeoutMs');
 }
 
 async function runBatch(
   registry: ModelRegistry,
   variant: string,
-  jobs: readonly Job[],
+  allJobs: readonly Job[],
   scheduler: BatchScheduler,
+  queue: VariantQueue,
   onBatch: BatchListener | undefined,
 ): Promise<Array<ServedResult | Error>> {
-  const end = scheduler.begin();
-  try {
-    const worker = await registry.acquire(variant);
-    const kind = jobs[0].kind;
-    onBatch?.({ variant, size: jobs.length, kind });
-    const results: ItemResult[] =
-      kind === 'caption'
-        ? await worker.caption(jobs.map((job) => job.item as CaptionItem))
-        : await worker.answer(jobs.map((job) => job.item as AnswerItem));
-    const finished = performance.now();
-    return results.map((result, i) => {
-      if (!result.ok) return deserializeError(result.error);
-      const { timings } = result.value;
-      const totalMs = finished - jobs[i].enqueuedAt;
-      const queueMs = Math.max(0, totalMs - timings.preprocessMs - timings.encodeMs - timings.decodeMs);
-      return { text: result.value.text, sequence: result.value.sequence, variant, batchSize: jobs.length, timings: { ...timings, queueMs } };
-    });
-  } catch (error) {
-    return jobs.map(() => (error instanceof Error ? error : new Error(String(error))));
-  } finally {
-    end();
+  // Requests whose deadline passed while they queued never reach the model.
+  const now = Date.now();
+  const expired = allJobs.map((job) => job.deadline !== undefined && job.deadline <= now);
+  const jobs = allJobs.filter((_, i) => !expired[i]);
+  const results = new Map<Job, ServedResult | Error>();
+  if (jobs.length > 0) {
+    const end = scheduler.begin();
+    const started = performance.now();
+    try {
+      const worker = await registry.acquire(variant);
+      const kind = jobs[0].kind;
+      onBatch?.({ variant, size: jobs.length, kind });
+      const itemResults: ItemResult[] =
+        kind === 'caption'
+          ? await worker.caption(jobs.map((job) => job.item as CaptionItem))
+          : await worker.answer(jobs.map((job) => job.item as AnswerItem));
+      const finished = performance.now();
+      queue.passMs = 0.8 * queue.passMs + 0.2 * (finished - started);
+      itemResults.forEach((result, i) => {
+        if (!result.ok) {
+          results.set(jobs[i], deserializeError(result.error));
+          return;
+        }
+        const { timings } = result.value;
+        const totalMs = finished - jobs[i].enqueuedAt;
+        const queueMs = Math.max(0, totalMs - timings.preprocessMs - timings.encodeMs - timings.decodeMs);
+        results.set(jobs[i], { text: result.value.text, sequence: result.value.sequence, variant, batchSize: jobs.length, timings: { ...timings, queueMs } });
+      });
+    } catch (error) {
+      for (const job of jobs) results.set(job, error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      end();
+    }
   }
+  return allJobs.map((job, i) => (expired[i] ? deadlineError() : (results.get(job) ?? new Error('missing result'))));
 }

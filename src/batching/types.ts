@@ -8,11 +8,14 @@ import type { Timings } from '../blip/pipeline.ts';
 export interface CaptionRequest {
   /** Variant name or alias; undefined = the default caption variant. */
   model?: string;
+  /** Encoded image. Ownership passes to the service: the buffer is transferred to the worker (detached here). */
   image: Uint8Array;
   prompt?: string;
   options?: GenerationOptions;
   /** Aborts the request (client disconnected). */
   signal?: AbortSignal;
+  /** Fail with DEADLINE_EXCEEDED unless the result is ready within this many milliseconds. */
+  timeoutMs?: number;
 }
 
 export interface AnswerRequest {
@@ -21,6 +24,7 @@ export interface AnswerRequest {
   question: string;
   options?: GenerationOptions;
   signal?: AbortSignal;
+  timeoutMs?: number;
 }
 
 export interface ServedResult {

@@ -15,6 +15,8 @@ export interface BatchingSettings {
   maxBatchSize: number;
   /** Longest a request waits for others to join its batch while the model is busy (Triton's max_queue_delay). */
   maxQueueDelayMs: number;
+  /** Requests accepted for this variant and not finished yet, at most; more are refused with OVERLOADED. */
+  maxQueueSize: number;
 }
 
 export interface VariantInfo {

@@ -15,6 +15,8 @@ export function startWorker(entry: URL, data: unknown, name: string): Worker {
  * buffer (Node's Buffers often sit inside a pooled slab).
  */
 export function ownedBytes(bytes: Uint8Array): Uint8Array {
+  // An empty view may sit on a detached buffer (already transferred): posting that would silently drop the message.
+  if (bytes.byteLength === 0) return new Uint8Array(0);
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes;
   return new Uint8Array(bytes);
 }

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { createModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
-import { createTempRegistry, embeddedVariant, type TempRegistry } from './temp-registry.ts';
+import { createTempRegistry, embeddedVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
 
 const PIPELINE = { imageLimits: DEFAULT_IMAGE_LIMITS };
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');

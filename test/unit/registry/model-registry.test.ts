@@ -6,7 +6,7 @@ import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { ServiceError } from '../../../src/errors.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { readImage } from '../../helpers/fixtures.ts';
-import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from './temp-registry.ts';
+import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
 
 const PIPELINE = { imageLimits: DEFAULT_IMAGE_LIMITS };
 
@@ -85,7 +85,7 @@ describe('FileModelRegistry', () => {
         bytes: null,
         source: 'Salesforce/blip-vqa-base',
         installCommand: 'npx blip-gateway convert <folder with the downloaded Salesforce/blip-vqa-base files> --out registry/blip-vqa-base',
-        batching: { maxBatchSize: 2, maxQueueDelayMs: 1 },
+        batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64 },
         directory: join(temp.root, 'blip-vqa-base'),
       });
     });
@@ -96,7 +96,7 @@ describe('FileModelRegistry', () => {
       expect(local.parameters).toBe(manifest.parameters);
       const files = Object.values(manifest.files as Record<string, { bytes: number }>);
       expect(local.bytes).toBe(files.reduce((sum, file) => sum + file.bytes, 0));
-      expect(local.batching).toEqual({ maxBatchSize: 8, maxQueueDelayMs: 5 });
+      expect(local.batching).toEqual({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64 });
     });
 
     it('finds by name or alias, case-sensitively', () => {

@@ -7,7 +7,7 @@ import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { ServiceError } from '../../../src/errors.ts';
 import { createModelRegistry } from '../../../src/registry/model-registry.ts';
 import { scanRegistry } from '../../../src/registry/repository.ts';
-import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from './temp-registry.ts';
+import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 

@@ -35,14 +35,14 @@ describe('parseVariantConfig', () => {
       description: 'BLIP base',
       isDefault: true,
       source: { kind: 'huggingFace', id: 'Salesforce/blip-image-captioning-base' },
-      batching: { maxBatchSize: 4, maxQueueDelayMs: 10 },
+      batching: { maxBatchSize: 4, maxQueueDelayMs: 10, maxQueueSize: DEFAULT_BATCHING.maxQueueSize },
     });
   });
 
   it('fills in optional fields: no aliases, not the default, default batching (each setting on its own)', () => {
     const { aliases, default: _, batching, ...required } = valid;
     expect(parse(required)).toMatchObject({ aliases: [], isDefault: false, batching: DEFAULT_BATCHING });
-    expect(parse({ ...required, batching: { maxBatchSize: 2 } }).batching).toEqual({ maxBatchSize: 2, maxQueueDelayMs: DEFAULT_BATCHING.maxQueueDelayMs });
+    expect(parse({ ...required, batching: { maxBatchSize: 2 } }).batching).toEqual({ maxBatchSize: 2, maxQueueDelayMs: DEFAULT_BATCHING.maxQueueDelayMs, maxQueueSize: DEFAULT_BATCHING.maxQueueSize });
   });
 
   it('reads an embedded checkpoint source', () => {
@@ -76,6 +76,7 @@ describe('parseVariantConfig', () => {
     ['a zero batch size', { ...valid, batching: { maxBatchSize: 0 } }, 'batching.maxBatchSize', 'expected an integer from 1 to 256 for batching.maxBatchSize but received 0'],
     ['a fractional batch size', { ...valid, batching: { maxBatchSize: 2.5 } }, 'batching.maxBatchSize', 'received 2.5'],
     ['a negative queue delay', { ...valid, batching: { maxQueueDelayMs: -1 } }, 'batching.maxQueueDelayMs', 'received -1'],
+    ['a zero queue size', { ...valid, batching: { maxQueueSize: 0 } }, 'batching.maxQueueSize', 'received 0'],
     ['a misspelt batching key', { ...valid, batching: { maxBatchsize: 4 } }, 'batching.maxBatchsize', 'expected no such key'],
   ];
   it.each(cases)('refuses %s, naming the file and the field', (_, json, field, message) => {

@@ -1,8 +1,8 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convertCheckpoint } from '../../../src/convert/convert-checkpoint.ts';
-import { CAPTION_CHECKPOINT, VQA_CHECKPOINT } from '../../helpers/fixtures.ts';
+import { convertCheckpoint } from '../../src/convert/convert-checkpoint.ts';
+import { CAPTION_CHECKPOINT, VQA_CHECKPOINT } from './fixtures.ts';
 
 /**
  * A throw-away repository for registry tests: `<repoRoot>/registry/<variant>/variant.json` written by the test, and

@@ -1,0 +1,101 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createInferenceService, type BatchListener } from '../../../src/batching/inference-service.ts';
+import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
+import { createModelRegistry, type FileModelRegistry } from '../../../src/registry/model-registry.ts';
+import { IMAGE_NAMES, readImage } from '../../helpers/fixtures.ts';
+import { createTempRegistry, embeddedVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
+
+/**
+ * The cross-request batcher, DataLoader style: which requests formed which batch, on real workers and the tiny models.
+ */
+describe('inference service', () => {
+  let temp: TempRegistry;
+  let registry: FileModelRegistry;
+  let batches: Array<{ variant: string; size: number }>;
+  const onBatch: BatchListener = (event) => batches.push({ variant: event.variant, size: event.size });
+
+  beforeAll(async () => {
+    temp = await createTempRegistry();
+    await temp.writeVariant('cap', embeddedVariant('cap', 'caption', { default: true, batching: { maxBatchSize: 4, maxQueueDelayMs: 10_000, maxQueueSize: 6 } }));
+    await temp.writeVariant('cap-b', embeddedVariant('cap-b', 'caption', { batching: { maxBatchSize: 8, maxQueueDelayMs: 1 } }));
+    await temp.writeVariant('vqa', embeddedVariant('vqa', 'vqa', { default: true }));
+    registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+    await registry.prepareEmbedded();
+    // Load the workers once so that batch shapes below do not depend on load time.
+    await Promise.all(['cap', 'cap-b', 'vqa'].map((name) => registry.acquire(name)));
+  });
+  afterAll(async () => {
+    await registry?.close();
+    await temp?.cleanup();
+  });
+  afterEach(() => {
+    batches = [];
+  });
+  batches = [];
+
+  const image = (k: number) => readImage(IMAGE_NAMES[k % IMAGE_NAMES.length]);
+
+  it('a lone request on an idle model is dispatched at once, not after the 10 s queue delay', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const result = await service.caption({ image: image(0), options: { maxNewTokens: 5 } });
+    expect(result).toMatchObject({ variant: 'cap', batchSize: 1 });
+    expect(batches).toEqual([{ variant: 'cap', size: 1 }]);
+  });
+
+  it('concurrent requests share passes up to maxBatchSize; variants never share a batch', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const results = await Promise.all([
+      ...[0, 1, 2, 3, 4, 5].map((k) => service.caption({ image: image(k), prompt: `a picture of ${k}`, options: { maxNewTokens: 4 } })),
+      ...[0, 1, 2].map((k) => service.caption({ model: 'cap-b', image: image(k), options: { maxNewTokens: 4 } })),
+    ]);
+    expect(results.map((r) => r.variant)).toEqual(['cap', 'cap', 'cap', 'cap', 'cap', 'cap', 'cap-b', 'cap-b', 'cap-b']);
+    expect(batches.sort((a, b) => a.variant.localeCompare(b.variant) || b.size - a.size)).toEqual([
+      { variant: 'cap', size: 4 },
+      { variant: 'cap', size: 2 },
+      { variant: 'cap-b', size: 3 },
+    ]);
+  });
+
+  it('batched results equal the same requests sent one at a time', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    // Image bytes are handed over to the worker (transferred), so every request gets its own copy.
+    const request = (k: number) => ({ image: image(k), prompt: k % 2 ? 'a picture of' : undefined, options: { maxNewTokens: 6, numBeams: 1 + (k % 3) } });
+    const together = await Promise.all([0, 1, 2, 3].map((k) => service.caption(request(k))));
+    const alone = [];
+    for (const k of [0, 1, 2, 3]) alone.push(await service.caption(request(k)));
+    expect(together.map((r) => r.sequence)).toEqual(alone.map((r) => r.sequence));
+    expect(batches[0]).toEqual({ variant: 'cap', size: 4 });
+  });
+
+  it('identical requests in flight are computed once', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const [a, b] = await Promise.all([0, 0].map(() => service.caption({ image: image(2), options: { maxNewTokens: 5 } })));
+    expect(a.sequence).toEqual(b.sequence);
+    expect(batches).toEqual([{ variant: 'cap', size: 1 }]);
+  });
+
+  it('refuses requests beyond the queue bound with OVERLOADED and a retry hint; accepted ones complete', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const settled = await Promise.allSettled([0, 1, 2, 3, 4, 5, 6, 7].map((k) => service.caption({ image: image(k), prompt: `photo ${k}`, options: { maxNewTokens: 3 } })));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    for (const s of settled.slice(6)) {
+      expect(s).toMatchObject({ reason: { code: 'OVERLOADED', details: { retryAfterMs: expect.any(Number), queueSize: 6 } } });
+    }
+  });
+
+  it('a request whose deadline passes while it waits fails with DEADLINE_EXCEEDED; the others complete', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const slow = service.caption({ model: 'cap-b', image: image(4), options: { maxNewTokens: 12, numBeams: 8 } });
+    const late = service.caption({ model: 'cap-b', image: image(1), options: { maxNewTokens: 5 }, timeoutMs: 1 });
+    await expect(late).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    await expect(slow).resolves.toMatchObject({ variant: 'cap-b' });
+  });
+
+  it('resolves variants before queueing: unknown name, wrong task, bad timeout', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    await expect(service.caption({ model: 'cap-c', image: image(0) })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    await expect(service.caption({ model: 'vqa', image: image(0) })).rejects.toMatchObject({ code: 'WRONG_TASK' });
+    await expect(service.answer({ image: image(0), question: 'what is it?', timeoutMs: 0 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(batches).toEqual([]);
+  });
+});
