@@ -41,15 +41,9 @@ export async function buildVisionGraph(g: GraphBuilder, w: WeightLoader, config:
     const h = await layerNorm(g, w, x, `${layer}.layer_norm1`, config.layerNormEps);
     // The fused qkv projection's output features are ordered [q | k | v], each split into heads.
     const qkv = await linear(g, w, h, `${layer}.self_attn.qkv`);
-    let context: string;
-    if (process.env.BLIP_VISION_ATTENTION === 'mha') {
-      const [q, k, v] = g.nodeN('Split', [qkv, g.ints([D, D, D])], 3, { axis: -1 });
-      context = g.node('MultiHeadAttention', [q, k, v], { num_heads: heads, scale: { f: headDim ** -0.5 } }, 'com.microsoft');
-    } else {
-      const split = g.node('Transpose', [g.node('Reshape', [qkv, g.ints([0, 0, 3, heads, headDim])])], { perm: [2, 0, 3, 1, 4] });
-      const [q, k, v] = [0, 1, 2].map((part) => g.node('Gather', [split, g.ints([part], [])], { axis: 0 }));
-      context = mergeHeads(g, attend(g, q, transposeKeys(g, k), v, { kind: 'multiply', headDim }), D);
-    }
+    const split = g.node('Transpose', [g.node('Reshape', [qkv, g.ints([0, 0, 3, heads, headDim])])], { perm: [2, 0, 3, 1, 4] });
+    const [q, k, v] = [0, 1, 2].map((part) => g.node('Gather', [split, g.ints([part], [])], { axis: 0 }));
+    const context = mergeHeads(g, attend(g, q, transposeKeys(g, k), v, { kind: 'multiply', headDim }), D);
     const projected = await linear(g, w, context, `${layer}.self_attn.projection`);
     x = g.node('Add', [x, projected]);
 

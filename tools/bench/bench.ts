@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { BlipModel } from '../../src/blip/blip-model.ts';
 import { BlipPipeline } from '../../src/blip/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
@@ -183,8 +184,10 @@ async function measureGateway() {
   const server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', REGISTRY_DIR: registryDir, LOG_LEVEL: 'silent', NODE_ENV: 'production' }), {
     logger: pino({ level: 'silent' }),
   });
-  const base64 = Buffer.from(image).toString('base64');
+  // Every request gets its own picture: identical requests would be computed once by the engine (and cached).
+  let sequence = 0;
   const send = async (model: string): Promise<number> => {
+    const base64 = (await distinctImage(sequence++)).toString('base64');
     const t0 = performance.now();
     const response = await fetch(`${server.url}/graphql`, {
       method: 'POST',
@@ -244,6 +247,17 @@ function printTable(r: typeof result): void {
     `peak RSS: ${r.peak_rss_mb} MB`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** A 400×300 JPEG of seeded noise: distinct content per request, decoded and resized like any photo. */
+async function distinctImage(seed: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(400 * 300 * 3);
+  let state = (seed + 1) * 2654435761;
+  for (let i = 0; i < pixels.length; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    pixels[i] = state >>> 24;
+  }
+  return sharp(pixels, { raw: { width: 400, height: 300, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 }
 
 function randomArray(n: number): Float32Array {
