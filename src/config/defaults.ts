@@ -5,3 +5,27 @@ import type { ImageLimits } from '../image/decode.ts';
  * decodes to 150 MB of RGB; a decompression bomb is refused before any pixel is decoded).
  */
 export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000 };
+
+/**
+ * Request limits when nothing else is configured (see src/config/config.ts for the variables that override them).
+ * The body limit leaves room for a maximum-size image sent as base64 (4/3 of its bytes) plus the operation.
+ */
+export const DEFAULT_LIMITS = {
+  bodyBytes: 32 * 1024 * 1024,
+  questionChars: 500,
+  promptChars: 500,
+  batchItems: 32,
+  queryDepth: 10,
+  queryFields: 200,
+} as const;
+
+/** Server settings when nothing else is configured. */
+export const DEFAULT_SERVER = {
+  host: '0.0.0.0',
+  port: 4000,
+  shutdownTimeoutMs: 10_000,
+  imageStoreBytes: 256 * 1024 * 1024,
+  imageStoreImages: 1000,
+  imageStoreTtlSeconds: 600,
+  imageFetchTimeoutMs: 10_000,
+} as const;

@@ -1,0 +1,202 @@
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ImageLimits } from '../image/decode.ts';
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
+
+/**
+ * The server's whole configuration, read from the environment once at start-up (nothing else reads `process.env`).
+ * Every value is checked here; a bad one stops the server with a ConfigError naming the variable.
+ */
+export interface Config {
+  /** `NODE_ENV`; `production` turns off the Sandbox landing page, stack traces and (by default) introspection. */
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** The repository checkout (where `source.checkpoint` paths of embedded variants are resolved). */
+  readonly repoRoot: string;
+  /** The model registry folder (one folder per variant). */
+  readonly registryDir: string;
+  readonly introspection: boolean;
+  /** The Apollo Sandbox landing page on GET /graphql (never in production). */
+  readonly landingPage: boolean;
+  readonly logLevel: LogLevel;
+  /** Longest the server waits for requests in flight when it stops. */
+  readonly shutdownTimeoutMs: number;
+  /** ONNX Runtime threads per operator in each inference worker (undefined: ONNX Runtime's choice). */
+  readonly intraOpThreads: number | undefined;
+  /** Apply EXIF orientation before captioning. */
+  readonly autoOrient: boolean;
+  readonly limits: Limits;
+  readonly imageStore: ImageStoreConfig;
+  readonly imageFetch: ImageFetchConfig;
+}
+
+export interface Limits {
+  /** Largest request body, JSON or multipart. */
+  readonly bodyBytes: number;
+  readonly image: Readonly<ImageLimits>;
+  /** Longest question in characters (the model's token limit is checked after tokenizing). */
+  readonly questionChars: number;
+  /** Longest caption prompt in characters. */
+  readonly promptChars: number;
+  /** Most items in one captionBatch / answerBatch. */
+  readonly batchItems: number;
+  /** Deepest selection set of an operation (introspection excluded). */
+  readonly queryDepth: number;
+  /** Most fields (aliases and fragment spreads counted each time) in an operation (introspection excluded). */
+  readonly queryFields: number;
+}
+
+export interface ImageStoreConfig {
+  /** Total bytes of images kept for `imageId`; the least recently used go first. */
+  readonly maxBytes: number;
+  readonly maxImages: number;
+  /** An image is forgotten this long after it was last uploaded or used. */
+  readonly ttlMs: number;
+}
+
+export interface ImageFetchConfig {
+  /** Hosts `image.url` may point at (`example.com` or `*.example.com`); empty = fetching by URL is off. */
+  readonly allowedHosts: readonly string[];
+  readonly timeoutMs: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A bad environment variable: the message names it and quotes what it received. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    expected: string,
+    received: string,
+  ) {
+    super(`Expected ${expected} for ${variable} but received ${JSON.stringify(received)}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The repository checkout this file belongs to. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const MIB = 1024 * 1024;
+
+/**
+ * Reads the configuration from `env` (default `process.env`). Unknown variables are ignored; empty strings count as
+ * unset. Throws ConfigError on the first bad value.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const read = createReader(env);
+  const production = read.string('NODE_ENV', 'development') === 'production';
+  const repoRoot = resolve(read.string('REPO_ROOT', REPO_ROOT));
+  const registryDir = read.path('REGISTRY_DIR', resolve(repoRoot, 'registry'), repoRoot);
+
+  const image: ImageLimits = {
+    maxBytes: read.integer('MAX_IMAGE_BYTES', DEFAULT_IMAGE_LIMITS.maxBytes, 1, 1024 * MIB),
+    maxPixels: read.integer('MAX_IMAGE_PIXELS', DEFAULT_IMAGE_LIMITS.maxPixels, 1, 1_000_000_000),
+  };
+  const limits: Limits = {
+    bodyBytes: read.integer('MAX_BODY_BYTES', DEFAULT_LIMITS.bodyBytes, 1024, 2048 * MIB),
+    image,
+    questionChars: read.integer('MAX_QUESTION_CHARS', DEFAULT_LIMITS.questionChars, 1, 100_000),
+    promptChars: read.integer('MAX_PROMPT_CHARS', DEFAULT_LIMITS.promptChars, 1, 100_000),
+    batchItems: read.integer('MAX_BATCH_ITEMS', DEFAULT_LIMITS.batchItems, 1, 1024),
+    queryDepth: read.integer('MAX_QUERY_DEPTH', DEFAULT_LIMITS.queryDepth, 2, 100),
+    queryFields: read.integer('MAX_QUERY_FIELDS', DEFAULT_LIMITS.queryFields, 1, 100_000),
+  };
+  const imageStore: ImageStoreConfig = {
+    maxBytes: read.integer('IMAGE_STORE_MAX_BYTES', DEFAULT_SERVER.imageStoreBytes, 1, 64 * 1024 * MIB),
+    maxImages: read.integer('IMAGE_STORE_MAX_IMAGES', DEFAULT_SERVER.imageStoreImages, 1, 1_000_000),
+    ttlMs: 1000 * read.integer('IMAGE_STORE_TTL_SECONDS', DEFAULT_SERVER.imageStoreTtlSeconds, 1, 7 * 24 * 3600),
+  };
+  if (imageStore.maxBytes < image.maxBytes) {
+    throw new ConfigError('IMAGE_STORE_MAX_BYTES', `at least MAX_IMAGE_BYTES (${image.maxBytes}), so that one image fits`, String(imageStore.maxBytes));
+  }
+  const imageFetch: ImageFetchConfig = {
+    allowedHosts: read.hosts('IMAGE_URL_ALLOWED_HOSTS'),
+    timeoutMs: read.integer('IMAGE_URL_TIMEOUT_MS', DEFAULT_SERVER.imageFetchTimeoutMs, 1, 600_000),
+  };
+
+  const config: Config = {
+    production,
+    host: read.host('HOST', DEFAULT_SERVER.host),
+    port: read.integer('PORT', DEFAULT_SERVER.port, 0, 65535),
+    repoRoot,
+    registryDir,
+    introspection: read.boolean('GRAPHQL_INTROSPECTION', !production),
+    landingPage: !production,
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', DEFAULT_SERVER.shutdownTimeoutMs, 0, 600_000),
+    intraOpThreads: read.optionalInteger('INTRA_OP_THREADS', 1, 256),
+    autoOrient: read.boolean('IMAGE_AUTO_ORIENT', true),
+    limits,
+    imageStore,
+    imageFetch,
+  };
+  return deepFreeze(config);
+}
+
+// Private: one parser per kind of value, all reporting through ConfigError.
+function createReader(env: Readonly<Record<string, string | undefined>>) {
+  const raw = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new ConfigError(name, `an integer from ${min} to ${max}`, value);
+    }
+    return Number(value);
+  };
+  return {
+    string: (name: string, fallback: string): string => raw(name) ?? fallback,
+    integer,
+    optionalInteger: (name: string, min: number, max: number): number | undefined => (raw(name) === undefined ? undefined : integer(name, 0, min, max)),
+    boolean: (name: string, fallback: boolean): boolean => {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      const lower = value.toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
+      if (['0', 'false', 'no', 'off'].includes(lower)) return false;
+      throw new ConfigError(name, 'true or false', value);
+    },
+    oneOf: <T extends string>(name: string, values: readonly T[], fallback: T): T => {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      if (!(values as readonly string[]).includes(value)) throw new ConfigError(name, `one of ${values.join(', ')}`, value);
+      return value as T;
+    },
+    path: (name: string, fallback: string, base: string): string => {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      return isAbsolute(value) ? value : resolve(base, value);
+    },
+    host: (name: string, fallback: string): string => {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      if (!/^[A-Za-z0-9.:[\]-]+$/.test(value)) throw new ConfigError(name, 'a host name or IP address', value);
+      return value;
+    },
+    hosts: (name: string): string[] => {
+      const value = raw(name);
+      if (value === undefined) return [];
+      const hosts = value.split(',').map((host) => host.trim().toLowerCase()).filter((host) => host !== '');
+      for (const host of hosts) {
+        if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host) && !/^\[[0-9a-f:]+\]$/.test(host)) {
+          throw new ConfigError(name, 'a comma-separated list of host names (example.com or *.example.com)', host);
+        }
+      }
+      return hosts;
+    },
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

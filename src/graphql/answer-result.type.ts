@@ -1,0 +1,25 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import type { ServedResult } from '../batching/types.ts';
+import { Timings, toTimings } from './timings.type.ts';
+
+@ObjectType('AnswerResult')
+export class AnswerResult {
+  @Field(() => String, { description: 'The answer.' })
+  answer!: string;
+
+  @Field(() => String, { description: 'The canonical name of the variant that served the request.' })
+  model!: string;
+
+  @Field(() => Timings)
+  timings!: Timings;
+
+  @Field(() => Int, { description: 'How many requests shared the model pass that produced this result.' })
+  batchSize!: number;
+
+  @Field(() => [Int], { description: 'Token ids of the generated answer ([BOS], tokens, [SEP]).' })
+  sequence!: number[];
+}
+
+export function toAnswerResult(served: ServedResult): AnswerResult {
+  return { answer: served.text, model: served.variant, timings: toTimings(served), batchSize: served.batchSize, sequence: served.sequence };
+}

@@ -1,0 +1,25 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import type { ServedResult } from '../batching/types.ts';
+import { Timings, toTimings } from './timings.type.ts';
+
+@ObjectType('CaptionResult')
+export class CaptionResult {
+  @Field(() => String, { description: 'The caption (it starts with the prompt when one was given, as in transformers).' })
+  caption!: string;
+
+  @Field(() => String, { description: 'The canonical name of the variant that served the request.' })
+  model!: string;
+
+  @Field(() => Timings)
+  timings!: Timings;
+
+  @Field(() => Int, { description: 'How many requests shared the model pass that produced this result.' })
+  batchSize!: number;
+
+  @Field(() => [Int], { description: 'Token ids of the decoder sequence ([DEC], prompt, generated tokens).' })
+  sequence!: number[];
+}
+
+export function toCaptionResult(served: ServedResult): CaptionResult {
+  return { caption: served.text, model: served.variant, timings: toTimings(served), batchSize: served.batchSize, sequence: served.sequence };
+}

@@ -1,0 +1,30 @@
+import type { ContainerType, ResolverData } from 'type-graphql';
+import type { Config } from '../config/config.ts';
+import type { InferenceRequests } from '../gateway/requests.ts';
+import type { ModelRegistry } from '../registry/types.ts';
+import type { ImageLoader } from '../upload/image-source.ts';
+import type { ImageStore } from '../upload/image-store.ts';
+
+/** Everything the resolvers use; built once per server by the composition root. */
+export interface GatewayServices {
+  config: Config;
+  registry: ModelRegistry;
+  requests: InferenceRequests;
+  images: ImageStore;
+  loadImage: ImageLoader;
+  /** Removes server folders from messages sent to clients. */
+  redact: (message: string) => string;
+}
+
+/** Per request. */
+export interface GatewayContext {
+  /** Resolves resolver classes to this server's instances (type-graphql's `container`). */
+  container: ContainerType;
+  /** Aborted when the client goes away before the response is sent. */
+  signal: AbortSignal;
+}
+
+/** type-graphql asks the request's container for resolver instances, so one schema serves any number of servers. */
+export function containerOf({ context }: ResolverData<GatewayContext>): ContainerType {
+  return context.container;
+}

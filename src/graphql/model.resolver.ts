@@ -1,0 +1,22 @@
+import { Arg, Query, Resolver } from 'type-graphql';
+import type { ModelRegistry } from '../registry/types.ts';
+import { Model, toModel } from './model.type.ts';
+
+@Resolver()
+export class ModelResolver {
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly redact: (message: string) => string,
+  ) {}
+
+  @Query(() => [Model], { description: 'Every variant in the registry, installed or not, sorted by name.' })
+  models(): Model[] {
+    return this.registry.list().map((info) => toModel(info, this.redact));
+  }
+
+  @Query(() => Model, { nullable: true, description: 'A variant by name or alias (case-sensitive); null when there is none.' })
+  model(@Arg('name', () => String) name: string): Model | null {
+    const info = this.registry.find(name);
+    return info ? toModel(info, this.redact) : null;
+  }
+}

@@ -1,0 +1,29 @@
+import { Arg, Mutation, Resolver } from 'type-graphql';
+import { ErrorCode, ServiceError } from '../errors.ts';
+import { describeUnacceptedBytes, sniffImageFormat } from '../image/sniff-format.ts';
+import type { ImageLoader } from '../upload/image-source.ts';
+import type { ImageStore } from '../upload/image-store.ts';
+import { ImageInput } from './image.input.ts';
+import { UploadedImage, toUploadedImage } from './uploaded-image.type.ts';
+
+@Resolver()
+export class UploadResolver {
+  constructor(
+    private readonly store: ImageStore,
+    private readonly loadImage: ImageLoader,
+  ) {}
+
+  @Mutation(() => UploadedImage, {
+    description:
+      'Stores an image for a while (bounded in-memory store keyed by content hash) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used.',
+  })
+  async uploadImage(@Arg('image', () => ImageInput) image: ImageInput): Promise<UploadedImage> {
+    const bytes = await this.loadImage(image, 'image');
+    if (bytes.length === 0) throw new ServiceError(ErrorCode.BAD_USER_INPUT, 'Expected image bytes but received an empty file');
+    const format = sniffImageFormat(bytes);
+    if (format === null) {
+      throw new ServiceError(ErrorCode.UNSUPPORTED_IMAGE_FORMAT, `Expected a JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF image but received ${describeUnacceptedBytes(bytes)}`);
+    }
+    return toUploadedImage(this.store.put(bytes), format);
+  }
+}

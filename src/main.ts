@@ -1,0 +1,161 @@
+import 'reflect-metadata';
+import { realpathSync } from 'node:fs';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { createInferenceService } from './batching/inference-service.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
+import { ServiceError } from './errors.ts';
+import { createPathRedactor } from './gateway/redact.ts';
+import { createInferenceRequests } from './gateway/requests.ts';
+import { createGatewayHttpServer } from './http/server.ts';
+import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from './registry/model-registry.ts';
+import { createImageLoader } from './upload/image-source.ts';
+import { ImageStore } from './upload/image-store.ts';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Registry progress (conversions, loads), besides the log. */
+  onRegistryEvent?: (event: RegistryEvent) => void;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, without a path. */
+  url: string;
+  port: number;
+  registry: FileModelRegistry;
+  /** Stops accepting connections, drains requests in flight (up to `shutdownTimeoutMs`), stops the model workers. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: config → registry (scan, convert embedded variants) → inference engine → HTTP server →
+ * listen. The only place that wires things together.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const registry = await createModelRegistry({
+    root: config.registryDir,
+    repoRoot: config.repoRoot,
+    pipeline: {
+      imageLimits: { ...config.limits.image },
+      autoOrient: config.autoOrient,
+      ...(config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads }),
+    },
+    onEvent: (event) => {
+      logRegistryEvent(logger, event);
+      options.onRegistryEvent?.(event);
+    },
+  });
+  try {
+    await registry.prepareEmbedded();
+    const inference = createInferenceService(registry, {
+      onBatch: (batch) => logger.debug(batch, 'model pass'),
+    });
+    const images = new ImageStore(config.imageStore);
+    const loadImage = createImageLoader({ store: images, maxBytes: config.limits.image.maxBytes, fetch: config.imageFetch });
+    const requests = createInferenceRequests(registry, inference, loadImage, config.limits);
+    const { httpServer, apollo } = await createGatewayHttpServer(
+      { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]) },
+      { onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)') },
+    );
+
+    httpServer.listen(config.port, config.host);
+    await Promise.race([once(httpServer, 'listening'), once(httpServer, 'error').then(([error]) => Promise.reject(error))]);
+    const { port } = httpServer.address() as AddressInfo;
+    const url = `http://${urlHost(config.host)}:${port}`;
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        try {
+          await apollo.stop();
+        } finally {
+          images.clear();
+          await registry.close();
+        }
+      })());
+    return { url, port, registry, close };
+  } catch (error) {
+    await registry.close();
+    throw error;
+  }
+}
+
+/** `npm start`: read the environment, start, and stop cleanly on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`blip-gateway: invalid configuration: ${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = pino({ level: config.logLevel });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { logger });
+  } catch (error) {
+    const message = error instanceof ServiceError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    logger.fatal({ err: error }, `start-up failed: ${message}`);
+    exit(logger, 1);
+    return;
+  }
+  logger.info({ url: `${server.url}/graphql`, models: server.registry.list().map((m) => `${m.name}${m.installed ? '' : ' (not installed)'}`) }, 'blip-gateway is listening');
+
+  // One stop per process: the signal may arrive twice (a process group's Ctrl-C reaches a launcher that relays it).
+  // Requests in flight get `shutdownTimeoutMs`; if stopping hangs beyond that, the process exits anyway.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: draining requests in flight, then stopping`);
+    setTimeout(() => {
+      logger.error('stopping took too long: exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5000).unref();
+    server.close().then(
+      () => {
+        logger.info('stopped');
+        exit(logger, 0);
+      },
+      (error) => {
+        logger.error({ err: error }, 'error while stopping');
+        exit(logger, 1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/** Exits once the log is written (pino writes asynchronously). */
+function exit(logger: Logger, code: number): void {
+  setTimeout(() => process.exit(code), 1000).unref();
+  logger.flush(() => process.exit(code));
+}
+
+function logRegistryEvent(logger: Logger, event: RegistryEvent): void {
+  if (event.type === 'load-failed') logger.warn({ variant: event.variant, code: event.error.code, err: event.error }, 'model load failed');
+  else if (event.type === 'worker-exited') logger.warn(event, 'inference worker exited');
+  else logger.info(event, event.type);
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') return 'localhost';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await main();
