@@ -120,20 +120,6 @@ describe('resizeBicubicPil', () => {
     expect(hasSimdResampler()).toBe(true);
   });
 
-  it('resizes a 4000×3000 photo to 384×384 quickly', () => {
-    const [w, h] = [4000, 3000];
-    const src = new Uint8Array(w * h * 3);
-    for (let i = 0; i < src.length; i++) src[i] = (i * 2654435761) >>> 24;
-    resizeBicubicPil(src.subarray(0, 400 * 300 * 3), 400, 300, 3, 384, 384); // warm-up (JIT)
-    const start = performance.now();
-    const out = resizeBicubicPil(src, w, h, 3, 384, 384);
-    const ms = performance.now() - start;
-    expect(out.length).toBe(384 * 384 * 3);
-    // Measured 40–55 ms on the shared 2-core machine under load (plain JavaScript: ~170 ms); the bound leaves room.
-    console.info(`resizeBicubicPil 4000x3000 -> 384x384: ${ms.toFixed(1)} ms`);
-    expect(ms).toBeLessThan(400);
-  });
-
   it('refuses sizes that are not positive integers and buffers of the wrong length', () => {
     const src = new Uint8Array(2 * 2 * 3);
     expect(() => resizeBicubicPil(src, 2, 2, 3, 0, 2)).toThrow('Expected a positive integer for outWidth but received 0');
