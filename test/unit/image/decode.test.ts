@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, ServiceError } from '../../../src/errors.ts';
 import { decodeImage, type ImageLimits } from '../../../src/image/decode.ts';
+import { mismatches, readBytes } from '../../helpers/bytes.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures');
 const LIMITS: ImageLimits = { maxBytes: 10_000_000, maxPixels: 50_000_000 };
@@ -27,20 +28,6 @@ interface DecodeCase {
 const tiny = JSON.parse(readFileSync(join(FIXTURES, 'blip-tiny/images/index.json'), 'utf8')) as TinyIndex;
 const extra = JSON.parse(readFileSync(join(FIXTURES, 'images/index.json'), 'utf8')) as { decode: DecodeCase[] };
 
-function readBytes(path: string): Uint8Array {
-  return new Uint8Array(readFileSync(path));
-}
-
-function mismatches(a: Uint8Array, b: Uint8Array): { count: number; maxDiff: number } {
-  let count = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (d > 0) count++;
-    if (d > maxDiff) maxDiff = d;
-  }
-  return { count, maxDiff };
-}
 
 async function expectServiceError(promise: Promise<unknown>, code: ErrorCode, message: RegExp | string): Promise<ServiceError> {
   const error = await promise.then(

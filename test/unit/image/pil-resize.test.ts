@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resizeBicubicPil } from '../../../src/image/pil-resize.ts';
 import { hasSimdResampler } from '../../../src/image/rgb-resample-simd.ts';
+import { mismatches, readBytes } from '../../helpers/bytes.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures');
 const TINY_IMAGES = join(FIXTURES, 'blip-tiny/images');
@@ -27,20 +28,6 @@ interface ResizeCase {
 const tiny = JSON.parse(readFileSync(join(TINY_IMAGES, 'index.json'), 'utf8')) as TinyIndex;
 const extra = JSON.parse(readFileSync(join(FIXTURES, 'images/index.json'), 'utf8')) as { resize: ResizeCase[] };
 
-function readBytes(path: string): Uint8Array {
-  return new Uint8Array(readFileSync(path));
-}
-
-function mismatches(a: Uint8Array, b: Uint8Array): { count: number; maxDiff: number } {
-  let count = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (d > 0) count++;
-    if (d > maxDiff) maxDiff = d;
-  }
-  return { count, maxDiff };
-}
 
 describe('resizeBicubicPil', () => {
   // decoded_rgb_K → resized_rgb_K isolates the resize from JPEG decoding: both sides were produced by Pillow.
