@@ -4,7 +4,7 @@ import { VISION_INPUT, VISION_OUTPUT } from '../convert/vision-graph.ts';
 import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions } from '../runtime/onnx-session.ts';
 import type { VariantManifest } from '../variant/manifest.ts';
 import { splitCrossContexts, type CrossContext } from './cross-context.ts';
-import { OnnxTokenDecoder } from './onnx-token-decoder.ts';
+import { OnnxTokenDecoder, type DecoderOptions } from './onnx-token-decoder.ts';
 
 /**
  * The ONNX sessions of one variant and the model-level operations on them: encode images, encode questions,
@@ -81,9 +81,11 @@ export class BlipModel {
     return splitCrossContexts(keys, values, n, paddedLength, lengths, textHeads, this.headDim);
   }
 
-  createDecoder(contexts: readonly CrossContext[]): OnnxTokenDecoder {
+  /** A decoder over `contexts` (indices 0…); more can be added while it decodes (`addContext`). */
+  createDecoder(contexts: readonly CrossContext[] = [], options: DecoderOptions = {}): OnnxTokenDecoder {
     const { textLayers, textHeads, vocabSize } = this.manifest.dims;
-    return new OnnxTokenDecoder(this.decoder, { layers: textLayers, heads: textHeads, headDim: this.headDim, vocabSize, padTokenId: this.manifest.tokenizer.ids.pad }, contexts);
+    const dims = { layers: textLayers, heads: textHeads, headDim: this.headDim, vocabSize, padTokenId: this.manifest.tokenizer.ids.pad };
+    return new OnnxTokenDecoder(this.decoder, dims, contexts, options);
   }
 
   async release(): Promise<void> {

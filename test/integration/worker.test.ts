@@ -4,12 +4,33 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlipWorker } from '../../src/blip/worker/blip-worker.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
-import { CAPTION_CHECKPOINT, IMAGES, VQA_CHECKPOINT, convertFixture, readImage, readJson, withoutPadding, type TempVariant } from '../helpers/fixtures.ts';
+import type { ItemResult } from '../../src/blip/pipeline.ts';
+import { CAPTION_CHECKPOINT, IMAGE_NAMES, IMAGES, VQA_CHECKPOINT, convertFixture, readImage, readJson, withoutPadding, type TempVariant } from '../helpers/fixtures.ts';
+import { createRandom } from '../unit/generation/fake-decoder.ts';
 
 const run = promisify(execFile);
 const CLI = new URL('../../bin/blip-gateway.mjs', import.meta.url).pathname;
 const captionCases: any[] = readJson(join(CAPTION_CHECKPOINT, 'references.json')).cases;
 const vqaCases: any[] = readJson(join(VQA_CHECKPOINT, 'references.json')).cases;
+
+/** Keeps the batch busy: 16 beams × 60 tokens (the tiny decoder reads 64 positions). */
+const WIDE = { maxNewTokens: 60, minNewTokens: 60, numBeams: 16 };
+const IMAGE = 'shapes_400x300.jpg';
+
+function sequenceOf(result: ItemResult): number[] {
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  return result.value.sequence;
+}
+
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const start = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - start > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('inference in a worker thread', () => {
   let caption: TempVariant;
@@ -58,6 +79,173 @@ describe('inference in a worker thread', () => {
     await worker.terminate();
     await expect(pending).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
     await expect(worker.caption([{ image: readImage('gray_33x33.png') }])).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+  });
+
+  it('a worker killed mid-decode fails every request it holds, running and queued, with INFERENCE_FAILED', async () => {
+    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 16 });
+    const running = worker.submit('caption', { image: readImage(IMAGE), options: WIDE });
+    const queued = worker.submit('caption', { image: readImage(IMAGE), options: { maxNewTokens: 3 } });
+    await until(async () => (await worker.stats()).running === 1, 'the first request to run');
+    await worker.terminate();
+    await expect(running).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    await expect(queued).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    await expect(worker.stats()).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+  });
+
+  it('captions arriving at random times, with prompts of different lengths, greedy and beams, equal their single runs', async () => {
+    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    try {
+      const random = createRandom(2024);
+      const prompts = [undefined, 'a picture of', 'a blue picture of the big'];
+      const requests = Array.from({ length: 12 }, (_, i) => {
+        const maxNewTokens = i === 0 ? 50 : 5 + Math.floor(random() * 30);
+        const numBeams = i === 0 ? 4 : [1, 1, 2, 3][Math.floor(random() * 4)];
+        return {
+          image: IMAGE_NAMES[i % IMAGE_NAMES.length],
+          prompt: prompts[Math.floor(random() * prompts.length)],
+          options: { maxNewTokens, minNewTokens: random() < 0.5 ? maxNewTokens : 0, numBeams },
+          arriveAt: i === 0 ? 0 : Math.floor(random() * 60),
+        };
+      });
+      const alone: number[][] = [];
+      for (const r of requests) alone.push(sequenceOf(await worker.submit('caption', { image: readImage(r.image), prompt: r.prompt, options: r.options })));
+      const results = await Promise.all(
+        requests.map(async (r) => {
+          await delay(r.arriveAt);
+          return worker.submit('caption', { image: readImage(r.image), prompt: r.prompt, options: r.options });
+        }),
+      );
+      expect(results.map(sequenceOf)).toEqual(alone);
+      // The first request shared its steps with requests that arrived while it decoded.
+      expect(results[0].ok && results[0].value.batchSize).toBeGreaterThan(4);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('questions of different lengths arriving at random times equal their single runs', async () => {
+    const worker = await BlipWorker.start(vqa.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    try {
+      const random = createRandom(77);
+      const questions = ['what color is the sky?', 'How many dogs are in the picture?', 'is there a Café near the tower?', 'why?'];
+      const requests = Array.from({ length: 10 }, (_, i) => ({
+        image: IMAGE_NAMES[i % IMAGE_NAMES.length],
+        question: questions[i % questions.length],
+        options: { maxNewTokens: 10 + Math.floor(random() * 40), minNewTokens: 10, numBeams: 1 + (i % 3) },
+        arriveAt: Math.floor(random() * 40),
+      }));
+      const alone: number[][] = [];
+      for (const r of requests) alone.push(sequenceOf(await worker.submit('answer', { image: readImage(r.image), question: r.question, options: r.options })));
+      const results = await Promise.all(
+        requests.map(async (r) => {
+          await delay(r.arriveAt);
+          return worker.submit('answer', { image: readImage(r.image), question: r.question, options: r.options });
+        }),
+      );
+      expect(results.map(sequenceOf)).toEqual(alone);
+      // Every image was encoded once: the second run of each question hit the embedding cache.
+      expect(results.every((r) => r.ok && r.value.cacheHit)).toBe(true);
+      expect((await worker.stats()).cache).toMatchObject({ misses: IMAGE_NAMES.length, hits: 2 * requests.length - IMAGE_NAMES.length });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('a request admitted mid-decode of another joins its batch and finishes first', async () => {
+    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    try {
+      const [wideAlone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
+      const [shortAlone] = (await worker.caption([{ image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } }])).map(sequenceOf);
+      const order: string[] = [];
+      const wide = worker.submit('caption', { image: readImage(IMAGE), options: WIDE }).then((r) => (order.push('wide'), r));
+      await until(async () => (await worker.stats()).running === 1, 'the wide request to run');
+      const short = await worker.submit('caption', { image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } });
+      order.push('short');
+      expect(sequenceOf(short)).toEqual(shortAlone);
+      expect(short.ok && short.value.batchSize).toBe(17);
+      expect(sequenceOf(await wide)).toEqual(wideAlone);
+      expect(order).toEqual(['short', 'wide']);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('deadlines: a request expires in the queue or mid-decode with DEADLINE_EXCEEDED; the others complete normally', async () => {
+    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
+    try {
+      const [alone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
+      const long = { maxNewTokens: 60, minNewTokens: 60 };
+      // How long the four take together, so that the victim's deadline falls in the middle of their decoding.
+      let started = Date.now();
+      await worker.caption([WIDE, WIDE, WIDE, long].map((options) => ({ image: readImage(IMAGE), options })));
+      const batchMs = Date.now() - started;
+      started = Date.now();
+      const runners = [0, 1, 2].map(() => worker.submit('caption', { image: readImage(IMAGE), options: WIDE }));
+      const victim = worker.submit('caption', { image: readImage(IMAGE), options: long }, { deadline: started + batchMs / 3 });
+      await until(async () => (await worker.stats()).running === 4, 'the victim to run');
+      expect(await victim).toMatchObject({ ok: false, error: { code: 'DEADLINE_EXCEEDED' } });
+      await until(async () => (await worker.stats()).running === 3, 'the victim to leave the batch');
+      for (const result of await Promise.all(runners)) expect(sequenceOf(result)).toEqual(alone);
+
+      // 64 rows taken: the newcomer waits in the queue, where its deadline passes.
+      const full = [0, 1, 2, 3].map(() => worker.submit('caption', { image: readImage(IMAGE), options: WIDE }));
+      const queued = worker.submit('caption', { image: readImage(IMAGE), options: { maxNewTokens: 2 } }, { deadline: Date.now() + 20 });
+      expect(await queued).toMatchObject({ ok: false, error: { code: 'DEADLINE_EXCEEDED', details: { reason: 'deadline' } } });
+      for (const result of await Promise.all(full)) expect(sequenceOf(result)).toEqual(alone);
+      expect(await worker.stats()).toMatchObject({ queued: 0, running: 0 });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('cancelling one item of a batch (its AbortSignal) settles it at once and drops its rows from the worker batch', async () => {
+    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
+    try {
+      const [alone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
+      const controller = new AbortController();
+      const [a, victim, b] = worker.submitAll([
+        { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } },
+        { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE }, signal: controller.signal },
+        { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } },
+      ]);
+      await until(async () => (await worker.stats()).running === 3, 'the batch to run');
+      controller.abort();
+      expect(await victim).toMatchObject({ ok: false, error: { code: 'CANCELLED', details: { reason: 'cancelled' } } });
+      await until(async () => (await worker.stats()).rows === 32, 'the cancelled rows to leave');
+      expect(sequenceOf(await a)).toEqual(alone);
+      expect(sequenceOf(await b)).toEqual(alone);
+      // Aborted before submission: never sent.
+      expect(await worker.submit('caption', { image: readImage(IMAGE) }, { signal: AbortSignal.abort() })).toMatchObject({ error: { details: { reason: 'cancelled' } } });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('answers a second question about an image without running the vision encoder again (counters in stats)', async () => {
+    const worker = await BlipWorker.start(vqa.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, embeddingCacheBytes: 4096 });
+    try {
+      const [first] = await worker.answer([{ image: readImage(IMAGE), question: 'what color is the sky?' }]);
+      const [second] = await worker.answer([{ image: readImage(IMAGE), question: 'How many dogs are in the picture?' }]);
+      expect([first, second].map((r) => r.ok && r.value.cacheHit)).toEqual([false, true]);
+      expect((await worker.stats()).cache).toEqual({ hits: 1, misses: 1, evictions: 0, bytes: 2176, entries: 1, maxBytes: 4096 });
+      // A 4096-byte cache holds one tiny embedding (2176 bytes): another image evicts it.
+      await worker.answer([{ image: readImage(IMAGE_NAMES[0]), question: 'what color is the sky?' }]);
+      const [third] = await worker.answer([{ image: readImage(IMAGE), question: 'why?' }]);
+      expect(third.ok && third.value.cacheHit).toBe(false);
+      expect((await worker.stats()).cache).toMatchObject({ misses: 3, evictions: 2, entries: 1 });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('refuses the other task for the whole call, as before', async () => {
+    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    try {
+      await expect(worker.answer([{ image: readImage(IMAGE), question: 'why?' }])).rejects.toMatchObject({ code: 'WRONG_TASK' });
+      await expect(worker.submit('answer', { image: readImage(IMAGE), question: 'why?' })).rejects.toMatchObject({ code: 'WRONG_TASK' });
+    } finally {
+      await worker.terminate();
+    }
   });
 
   it('reports a variant that cannot load as MODEL_LOAD_FAILED or INVALID_VARIANT, naming the folder', async () => {

@@ -11,9 +11,9 @@ export interface TokenDecoder {
    * Starts a decoding: row i reads encoder context `rows[i].context` (an index into the contexts the decoder was
    * created with, e.g. one image or one question) and its prompt `rows[i].tokens` (at least one token, [DEC] first).
    * Rows may have prompts of different lengths. Returns the logits of each row's last prompt position,
-   * row-major `[rows.length, vocabSize]`.
+   * row-major `[rows.length, vocabSize]`. Rows of an earlier decoding are dropped.
    */
-  start(rows: ReadonlyArray<{ context: number; tokens: ReadonlyArray<number> }>): Promise<Float32Array>;
+  start(rows: ReadonlyArray<PromptRow>): Promise<Float32Array>;
 
   /**
    * Advances by one token: new row i continues previous row `parents[i]` (rows of the previous call, in order) with
@@ -22,6 +22,20 @@ export interface TokenDecoder {
    */
   next(parents: ReadonlyArray<number>, tokens: ReadonlyArray<number>): Promise<Float32Array>;
 
+  /**
+   * `next` and `start` in one call, for continuous batching: rows `0 … parents.length − 1` continue the previous rows
+   * as `next(parents, tokens)` says, and rows `parents.length …` start from the prompts of `admitted` as `start` would
+   * start them, although their caches are shorter or longer than those of the running rows. Every row computes what
+   * it would compute alone. Returns logits `[parents.length + admitted.length, vocabSize]`.
+   */
+  step(parents: ReadonlyArray<number>, tokens: ReadonlyArray<number>, admitted: ReadonlyArray<PromptRow>): Promise<Float32Array>;
+
   /** Frees caches. The decoder cannot be used afterwards. */
   dispose(): void;
+}
+
+/** A row that starts from a prompt: the encoder context it reads and its prompt ([DEC] first, at least one token). */
+export interface PromptRow {
+  context: number;
+  tokens: ReadonlyArray<number>;
 }

@@ -1,5 +1,7 @@
 import type { VariantManifest } from '../../variant/manifest.ts';
-import type { AnswerItem, CaptionItem, ItemResult, PipelineOptions, SerializedError } from '../pipeline.ts';
+import type { EngineStats } from '../engine/serving-engine.ts';
+import type { PipelineOptions } from '../pipeline.ts';
+import type { AnswerItem, CaptionItem, ItemResult, SerializedError } from '../results.ts';
 
 /** Messages between the server thread and an inference worker. Every request carries an id its reply echoes. */
 export interface WorkerData {
@@ -7,10 +9,21 @@ export interface WorkerData {
   options: PipelineOptions;
 }
 
-export type WorkerRequest = { id: number; method: 'caption'; items: CaptionItem[] } | { id: number; method: 'answer'; items: AnswerItem[] };
+/** One request for the worker's engine; `deadline` in epoch milliseconds. */
+export type Submission = { id: number; deadline?: number } & ({ kind: 'caption'; item: CaptionItem } | { kind: 'answer'; item: AnswerItem });
+
+export type WorkerRequest =
+  /** Requests to queue (one message for several, so an image buffer shared by two of them is transferred once). */
+  | { type: 'submit'; submissions: Submission[] }
+  /** The request leaves the batch at the next step (its client went away); its result is still sent. */
+  | { type: 'cancel'; id: number }
+  | { type: 'stats'; id: number }
+  /** Exit between two model calls (see BlipWorker.terminate). */
+  | { type: 'stop' };
 
 export type WorkerMessage =
   | { type: 'ready'; manifest: VariantManifest }
   | { type: 'load-failed'; error: SerializedError }
-  | { type: 'result'; id: number; results: ItemResult[] }
-  | { type: 'failed'; id: number; error: SerializedError };
+  /** The result of submission `id`. */
+  | { type: 'result'; id: number; result: ItemResult }
+  | { type: 'stats'; id: number; stats: EngineStats };

@@ -15,6 +15,7 @@ export interface RecordedRow {
 export class FakeDecoder implements TokenDecoder {
   readonly startCalls: RecordedRow[][] = [];
   readonly nextCalls: Array<{ parents: number[]; tokens: number[] }> = [];
+  readonly stepCalls: Array<{ parents: number[]; tokens: number[]; admitted: RecordedRow[] }> = [];
   /** Live rows after each call (index 0: after `start`). */
   readonly rowsPerCall: RecordedRow[][] = [];
   disposed = false;
@@ -47,6 +48,28 @@ export class FakeDecoder implements TokenDecoder {
     this.nextCalls.push({ parents: [...parents], tokens: [...tokens] });
     this.rows = rows;
     this.rowsPerCall.push(rows);
+    return this.logits();
+  }
+
+  /** `next` for the running rows, then `start` for the admitted ones, appended (recorded in `stepCalls`). */
+  async step(
+    parents: ReadonlyArray<number>,
+    tokens: ReadonlyArray<number>,
+    admitted: ReadonlyArray<{ context: number; tokens: ReadonlyArray<number> }>,
+  ): Promise<Float32Array> {
+    if (this.disposed) throw new Error('disposed');
+    if (parents.length !== tokens.length) throw new Error('parents and tokens differ in length');
+    const continued = parents.map((parent, i) => {
+      if (!Number.isInteger(parent) || parent < 0 || parent >= this.rows.length) throw new Error(`bad parent ${parent}`);
+      const token = tokens[i];
+      if (!Number.isInteger(token) || token < 0 || token >= this.vocabSize) throw new Error(`bad token ${token}`);
+      return { context: this.rows[parent].context, history: [...this.rows[parent].history, token] };
+    });
+    const started = admitted.map((row) => ({ context: row.context, history: [...row.tokens] }));
+    for (const row of started) if (row.history.length === 0) throw new Error('empty prompt');
+    this.stepCalls.push({ parents: [...parents], tokens: [...tokens], admitted: started });
+    this.rows = [...continued, ...started];
+    this.rowsPerCall.push(this.rows);
     return this.logits();
   }
 
