@@ -91,6 +91,22 @@ describe('inference service', () => {
     await expect(slow).resolves.toMatchObject({ variant: 'cap-b' });
   });
 
+  it('a client that goes away gets CANCELLED; a client waiting for the same computation still gets its result', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const leaving = new AbortController();
+    const request = () => ({ model: 'cap-b', image: image(3), options: { maxNewTokens: 12, numBeams: 4 } });
+    const first = service.caption({ ...request(), signal: leaving.signal });
+    const second = service.caption({ ...request(), signal: new AbortController().signal });
+    leaving.abort();
+    await expect(first).rejects.toMatchObject({ code: 'CANCELLED' });
+    await expect(second).resolves.toMatchObject({ variant: 'cap-b' });
+    expect(batches).toEqual([{ variant: 'cap-b', size: 1 }]);
+    const alone = new AbortController();
+    const cancelled = service.caption({ ...request(), signal: alone.signal });
+    alone.abort();
+    await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+
   it('resolves variants before queueing: unknown name, wrong task, bad timeout', async () => {
     const service = createInferenceService(registry, { onBatch });
     await expect(service.caption({ model: 'cap-c', image: image(0) })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
