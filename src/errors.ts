@@ -25,6 +25,16 @@ export const ErrorCode = {
   INVALID_CHECKPOINT: 'INVALID_CHECKPOINT',
   /** A converted variant folder (manifest.json and the files it lists) is missing or malformed. */
   INVALID_VARIANT: 'INVALID_VARIANT',
+  /** A client sent more requests than its rate limit allows; `retryAfterMs` says when to try again. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** An admin operation without a valid `x-admin-key` header. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** An admin operation on a server where admin operations are disabled (no ADMIN_API_KEY configured). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** A variant cannot be unloaded or evicted now: requests are running on it, or it is pinned. */
+  MODEL_IN_USE: 'MODEL_IN_USE',
+  /** Loading a variant would exceed the memory budget and nothing can be evicted to make room. */
+  MEMORY_BUDGET_EXCEEDED: 'MEMORY_BUDGET_EXCEEDED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -10,6 +10,8 @@ import { ServiceError } from './errors.ts';
 import { createPathRedactor } from './gateway/redact.ts';
 import { createInferenceRequests } from './gateway/requests.ts';
 import { createGatewayHttpServer } from './http/server.ts';
+import { GatewayMetrics } from './metrics/gateway-metrics.ts';
+import { createTokenCounter } from './metrics/token-counter.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from './registry/model-registry.ts';
 import { createImageLoader } from './upload/image-source.ts';
 import { ImageStore } from './upload/image-store.ts';
@@ -35,6 +37,7 @@ export interface RunningServer {
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
+  let metrics: GatewayMetrics | undefined;
   const registry = await createModelRegistry({
     root: config.registryDir,
     repoRoot: config.repoRoot,
@@ -43,22 +46,34 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       autoOrient: config.autoOrient,
       ...(config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads }),
     },
+    memoryBudgetBytes: config.models.memoryBudgetBytes,
+    pinned: config.models.pin,
     onEvent: (event) => {
       logRegistryEvent(logger, event);
+      metrics?.observeRegistryEvent(event);
       options.onRegistryEvent?.(event);
     },
   });
   try {
     await registry.prepareEmbedded();
     const inference = createInferenceService(registry, {
-      onBatch: (batch) => logger.debug(batch, 'model pass'),
+      onBatch: (batch) => {
+        logger.debug(batch, 'model pass');
+        metrics?.observeBatch(batch);
+      },
     });
+    metrics = new GatewayMetrics({
+      queueDepths: () => inference.queueDepths(),
+      variants: () => registry.list(),
+      countTokens: createTokenCounter((variant) => registry.find(variant)?.directory),
+    });
+    for (const name of config.models.preload) await registry.load(name);
     const images = new ImageStore(config.imageStore);
     const loadImage = createImageLoader({ store: images, maxBytes: config.limits.image.maxBytes, fetch: config.imageFetch });
     const requests = createInferenceRequests(registry, inference, loadImage, config.limits);
     const { httpServer, apollo } = await createGatewayHttpServer(
       { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]) },
-      { onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)') },
+      { onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'), logger, metrics },
     );
 
     httpServer.listen(config.port, config.host);

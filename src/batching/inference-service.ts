@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { performance } from 'node:perf_hooks';
 import type { AnswerItem, CaptionItem, ItemResult } from '../blip/pipeline.ts';
 import { deserializeError } from '../blip/pipeline.ts';
+import type { WorkerSubmission } from '../blip/worker/blip-worker.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry, VariantInfo } from '../registry/types.ts';
 import { BatchScheduler } from './batch-scheduler.ts';
@@ -12,6 +13,8 @@ type Job = ({ kind: 'caption'; item: CaptionItem } | { kind: 'answer'; item: Ans
   enqueuedAt: number;
   /** Epoch milliseconds after which the result is no longer wanted. */
   deadline: number | undefined;
+  /** The client went away: the worker drops the request between decode steps. */
+  signal: AbortSignal | undefined;
 };
 
 /** Observes every model pass; used by metrics and by tests that assert which requests formed which batch. */
@@ -28,7 +31,7 @@ interface VariantQueue {
   /** Smoothed duration of a model pass, for the retry hint of OVERLOADED. */
   passMs: number;
   /** Identical requests in flight share one computation. */
-  inFlight: Map<string, Promise<ServedResult>>;
+  inFlight: Map<string, SharedJob>;
 }
 
 /**
@@ -61,8 +64,8 @@ export function createInferenceService(registry: ModelRegistry, options: Inferen
 
   const submit = (variant: VariantInfo, job: Job, key: string): Promise<ServedResult> => {
     const queue = queueFor(variant);
-    const shared = queue.inFlight.get(key);
-    if (shared) return shared;
+    const existing = queue.inFlight.get(key);
+    if (existing) return subscribe(existing, job.signal);
     if (queue.pending >= variant.batching.maxQueueSize) {
       const retryAfterMs = Math.ceil(Math.max(100, queue.passMs));
       throw new ServiceError(ErrorCode.OVERLOADED, `Model ${variant.name} is busy (${queue.pending} requests in progress); retry after ${retryAfterMs} ms`, {
@@ -70,28 +73,66 @@ export function createInferenceService(registry: ModelRegistry, options: Inferen
       });
     }
     queue.pending++;
-    const promise = withDeadline(queue.loader.load(job), job.deadline).finally(() => {
+    // The computation is cancelled only when every client waiting for it has gone away.
+    const controller = new AbortController();
+    const shared: SharedJob = { promise: undefined as unknown as Promise<ServedResult>, controller, waiting: 0, gone: 0 };
+    shared.promise = withDeadline(queue.loader.load({ ...job, signal: controller.signal }), job.deadline).finally(() => {
       queue.pending--;
       queue.inFlight.delete(key);
     });
-    queue.inFlight.set(key, promise);
-    return promise;
+    queue.inFlight.set(key, shared);
+    return subscribe(shared, job.signal);
   };
 
   return {
+    queueDepths(): Record<string, number> {
+      return Object.fromEntries([...queues].map(([name, queue]) => [name, queue.pending]));
+    },
     async caption(request: CaptionRequest): Promise<ServedResult> {
       const variant = registry.resolve(request.model, 'caption');
       const item: CaptionItem = { image: request.image, prompt: request.prompt, options: request.options };
-      const job: Job = { kind: 'caption', item, enqueuedAt: performance.now(), deadline: deadlineOf(request.timeoutMs) };
+      const job: Job = { kind: 'caption', item, enqueuedAt: performance.now(), deadline: deadlineOf(request.timeoutMs), signal: request.signal };
       return submit(variant, job, requestKey(variant.name, 'caption', request.image, request.prompt ?? null, request.options, job.deadline));
     },
     async answer(request: AnswerRequest): Promise<ServedResult> {
       const variant = registry.resolve(request.model, 'vqa');
       const item: AnswerItem = { image: request.image, question: request.question, options: request.options };
-      const job: Job = { kind: 'answer', item, enqueuedAt: performance.now(), deadline: deadlineOf(request.timeoutMs) };
+      const job: Job = { kind: 'answer', item, enqueuedAt: performance.now(), deadline: deadlineOf(request.timeoutMs), signal: request.signal };
       return submit(variant, job, requestKey(variant.name, 'answer', request.image, request.question, request.options, job.deadline));
     },
   };
+}
+
+/** One computation and the clients waiting for it. */
+interface SharedJob {
+  promise: Promise<ServedResult>;
+  controller: AbortController;
+  waiting: number;
+  gone: number;
+}
+
+/** A client's view of a shared computation: its own abort settles its own promise at once (CANCELLED). */
+function subscribe(shared: SharedJob, signal: AbortSignal | undefined): Promise<ServedResult> {
+  shared.waiting++;
+  if (!signal) return shared.promise;
+  return new Promise<ServedResult>((resolve, reject) => {
+    const onAbort = () => {
+      if (++shared.gone === shared.waiting) shared.controller.abort();
+      reject(new ServiceError(ErrorCode.CANCELLED, 'The request was cancelled'));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    shared.promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function deadlineOf(timeoutMs: number | undefined): number | undefined {
@@ -149,29 +190,41 @@ async function runBatch(
   if (jobs.length > 0) {
     const end = scheduler.begin();
     const started = performance.now();
+    let release: (() => void) | undefined;
     try {
-      const worker = await registry.acquire(variant);
+      const lease = await registry.lease(variant);
+      release = lease.release;
+      const worker = lease.worker;
       const kind = jobs[0].kind;
       onBatch?.({ variant, size: jobs.length, kind });
-      const itemResults: ItemResult[] =
-        kind === 'caption'
-          ? await worker.caption(jobs.map((job) => job.item as CaptionItem))
-          : await worker.answer(jobs.map((job) => job.item as AnswerItem));
+      // One message for the batch, one promise (and deadline, and abort signal) per item: the worker admits items
+      // into its running decode batch and can drop any one of them between steps.
+      const settled = await Promise.all(
+        worker.submitAll(jobs.map((job) => ({ kind: job.kind, item: job.item, deadline: job.deadline, signal: job.signal }) as WorkerSubmission)),
+      );
       const finished = performance.now();
       queue.passMs = 0.8 * queue.passMs + 0.2 * (finished - started);
-      itemResults.forEach((result, i) => {
+      settled.forEach((result, i) => {
         if (!result.ok) {
           results.set(jobs[i], deserializeError(result.error));
           return;
         }
         const { timings } = result.value;
         const totalMs = finished - jobs[i].enqueuedAt;
+        // Time before the worker started on it: queued here, in transit, and queued in the worker.
         const queueMs = Math.max(0, totalMs - timings.preprocessMs - timings.encodeMs - timings.decodeMs);
-        results.set(jobs[i], { text: result.value.text, sequence: result.value.sequence, variant, batchSize: jobs.length, timings: { ...timings, queueMs } });
+        results.set(jobs[i], {
+          text: result.value.text,
+          sequence: result.value.sequence,
+          variant,
+          batchSize: result.value.batchSize ?? jobs.length,
+          timings: { ...timings, queueMs },
+        });
       });
     } catch (error) {
       for (const job of jobs) results.set(job, error instanceof Error ? error : new Error(String(error)));
     } finally {
+      release?.();
       end();
     }
   }

@@ -38,6 +38,8 @@ export interface ServedResult {
 }
 
 export interface InferenceService {
+  /** Requests accepted and not finished (queued or computing), per variant that has received any. */
+  queueDepths(): Record<string, number>;
   caption(request: CaptionRequest): Promise<ServedResult>;
   answer(request: AnswerRequest): Promise<ServedResult>;
 }

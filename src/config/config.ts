@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageLimits } from '../image/decode.ts';
@@ -29,6 +30,26 @@ export interface Config {
   readonly limits: Limits;
   readonly imageStore: ImageStoreConfig;
   readonly imageFetch: ImageFetchConfig;
+  readonly rateLimit: RateLimitConfig;
+  /** `ADMIN_API_KEY`: the `x-admin-key` the admin mutations require; undefined = admin mutations are refused. */
+  readonly adminApiKey: string | undefined;
+  readonly models: ModelsConfig;
+}
+
+export interface RateLimitConfig {
+  /** Requests per minute per client IP, refilled continuously; 0 = no rate limit. */
+  readonly perMinute: number;
+  /** Requests a client may send at once (the bucket's size). */
+  readonly burst: number;
+}
+
+export interface ModelsConfig {
+  /** Bytes the loaded variants may take together (each counted as its manifest's file bytes). */
+  readonly memoryBudgetBytes: number;
+  /** Variants loaded at start-up, before the server listens. */
+  readonly preload: readonly string[];
+  /** Variants never evicted to make room in the memory budget. */
+  readonly pin: readonly string[];
 }
 
 export interface Limits {
@@ -59,6 +80,11 @@ export interface ImageFetchConfig {
   /** Hosts `image.url` may point at (`example.com` or `*.example.com`); empty = fetching by URL is off. */
   readonly allowedHosts: readonly string[];
   readonly timeoutMs: number;
+  /**
+   * Fetch from private, loopback and link-local addresses too (`IMAGE_URL_ALLOW_PRIVATE`). Off by default: an
+   * allow-listed name that resolves to an internal address is refused. For tests and trusted internal image hosts.
+   */
+  readonly allowPrivateAddresses: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -115,6 +141,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const imageFetch: ImageFetchConfig = {
     allowedHosts: read.hosts('IMAGE_URL_ALLOWED_HOSTS'),
     timeoutMs: read.integer('IMAGE_URL_TIMEOUT_MS', DEFAULT_SERVER.imageFetchTimeoutMs, 1, 600_000),
+    allowPrivateAddresses: read.boolean('IMAGE_URL_ALLOW_PRIVATE', false),
+  };
+  const rateLimit: RateLimitConfig = {
+    perMinute: read.integer('RATE_LIMIT_PER_MINUTE', DEFAULT_SERVER.rateLimitPerMinute, 0, 1_000_000),
+    burst: read.integer('RATE_LIMIT_BURST', DEFAULT_SERVER.rateLimitBurst, 1, 1_000_000),
+  };
+  const adminApiKey = read.optionalString('ADMIN_API_KEY');
+  if (adminApiKey !== undefined && adminApiKey.length < 16) {
+    throw new ConfigError('ADMIN_API_KEY', 'a key of at least 16 characters', `${adminApiKey.length} characters`);
+  }
+  const models: ModelsConfig = {
+    memoryBudgetBytes: read.integer('MODEL_MEMORY_BUDGET_BYTES', Math.floor(totalmem() * DEFAULT_SERVER.memoryBudgetFraction), 1, Number.MAX_SAFE_INTEGER),
+    preload: read.names('PRELOAD_MODELS'),
+    pin: read.names('PIN_MODELS'),
   };
 
   const config: Config = {
@@ -132,6 +172,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     limits,
     imageStore,
     imageFetch,
+    rateLimit,
+    adminApiKey,
+    models,
   };
   return deepFreeze(config);
 }
@@ -152,6 +195,16 @@ function createReader(env: Readonly<Record<string, string | undefined>>) {
   };
   return {
     string: (name: string, fallback: string): string => raw(name) ?? fallback,
+    optionalString: (name: string): string | undefined => raw(name),
+    names: (name: string): string[] => {
+      const value = raw(name);
+      if (value === undefined) return [];
+      const names = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      for (const item of names) {
+        if (!/^[\w./@-]+$/.test(item)) throw new ConfigError(name, 'a comma-separated list of model names', item);
+      }
+      return names;
+    },
     integer,
     optionalInteger: (name: string, min: number, max: number): number | undefined => (raw(name) === undefined ? undefined : integer(name, 0, min, max)),
     boolean: (name: string, fallback: boolean): boolean => {

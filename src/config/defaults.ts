@@ -28,4 +28,9 @@ export const DEFAULT_SERVER = {
   imageStoreImages: 1000,
   imageStoreTtlSeconds: 600,
   imageFetchTimeoutMs: 10_000,
+  /** Per client IP: a steady 10 requests per second, with bursts of 60 (0 turns rate limiting off). */
+  rateLimitPerMinute: 600,
+  rateLimitBurst: 60,
+  /** Share of the machine's memory (os.totalmem()) the loaded models may take. */
+  memoryBudgetFraction: 0.75,
 } as const;

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors.ts';
+import { ErrorCode, ServiceError } from '../errors.ts';
 
 /**
  * The HTTP status of each error code where one is needed (the REST route, and errors raised before GraphQL
@@ -20,6 +20,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   DEADLINE_EXCEEDED: 503,
   // nginx's "client closed request": nobody reads it, but logs and metrics see why the request ended.
   CANCELLED: 499,
+  RATE_LIMITED: 429,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  MODEL_IN_USE: 409,
+  MEMORY_BUDGET_EXCEEDED: 503,
   INFERENCE_FAILED: 500,
   INVALID_CHECKPOINT: 500,
   INVALID_VARIANT: 500,
@@ -33,4 +38,14 @@ const SERVER_SIDE = new Set<ErrorCode>([ErrorCode.INVALID_CHECKPOINT, ErrorCode.
 
 export function isClientFacing(code: ErrorCode): boolean {
   return !SERVER_SIDE.has(code);
+}
+
+/** The code a client sees for `error`: a client-facing ServiceError's own code, anything else INTERNAL_SERVER_ERROR. */
+export function clientCodeOf(error: unknown): string {
+  let current: unknown = error;
+  for (let i = 0; i < 5 && current instanceof Error; i++) {
+    if (current instanceof ServiceError) return isClientFacing(current.code) ? current.code : 'INTERNAL_SERVER_ERROR';
+    current = (current as { originalError?: unknown }).originalError;
+  }
+  return 'INTERNAL_SERVER_ERROR';
 }

@@ -13,7 +13,7 @@ export class AnswerResult {
   @Field(() => Timings)
   timings!: Timings;
 
-  @Field(() => Int, { description: 'How many requests shared the model pass that produced this result.' })
+  @Field(() => Int, { description: 'The most decoder rows (requests × beams) that shared a decode step with this request.' })
   batchSize!: number;
 
   @Field(() => [Int], { description: 'Token ids of the generated answer ([BOS], tokens, [SEP]).' })

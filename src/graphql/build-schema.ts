@@ -3,12 +3,13 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type ContainerType } from 'type-graphql';
 import type { GatewayServices } from './context.ts';
 import { containerOf } from './context.ts';
+import { AdminResolver } from './admin.resolver.ts';
 import { InferenceResolver } from './inference.resolver.ts';
 import { LimitsResolver } from './limits.resolver.ts';
 import { ModelResolver } from './model.resolver.ts';
 import { UploadResolver } from './upload.resolver.ts';
 
-const RESOLVERS = [ModelResolver, LimitsResolver, UploadResolver, InferenceResolver] as const;
+const RESOLVERS = [ModelResolver, LimitsResolver, UploadResolver, InferenceResolver, AdminResolver] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;
 
@@ -34,6 +35,7 @@ export function createResolverContainer(services: GatewayServices): ContainerTyp
     [LimitsResolver, new LimitsResolver(services.config)],
     [UploadResolver, new UploadResolver(services.images, services.loadImage)],
     [InferenceResolver, new InferenceResolver(services.requests, services.config.limits.batchItems)],
+    [AdminResolver, new AdminResolver(services.registry, services.config.adminApiKey, services.redact)],
   ]);
   return {
     get(someClass: unknown) {

@@ -1,14 +1,15 @@
 import type { ContainerType, ResolverData } from 'type-graphql';
 import type { Config } from '../config/config.ts';
 import type { InferenceRequests } from '../gateway/requests.ts';
-import type { ModelRegistry } from '../registry/types.ts';
+import type { RequestRecord } from '../gateway/request-record.ts';
+import type { ManagedRegistry } from '../registry/types.ts';
 import type { ImageLoader } from '../upload/image-source.ts';
 import type { ImageStore } from '../upload/image-store.ts';
 
 /** Everything the resolvers use; built once per server by the composition root. */
 export interface GatewayServices {
   config: Config;
-  registry: ModelRegistry;
+  registry: ManagedRegistry;
   requests: InferenceRequests;
   images: ImageStore;
   loadImage: ImageLoader;
@@ -22,6 +23,10 @@ export interface GatewayContext {
   container: ContainerType;
   /** Aborted when the client goes away before the response is sent. */
   signal: AbortSignal;
+  /** What this request did, for its log line and metrics. */
+  record: RequestRecord;
+  /** The `x-admin-key` header, if sent. */
+  adminKey: string | undefined;
 }
 
 /** type-graphql asks the request's container for resolver instances, so one schema serves any number of servers. */

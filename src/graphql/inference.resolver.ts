@@ -1,5 +1,6 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import { ErrorCode, ServiceError } from '../errors.ts';
+import { trackItem, type OperationTracker } from '../gateway/request-record.ts';
 import { runTogether, type AnswerCall, type CaptionCall, type InferenceRequests } from '../gateway/requests.ts';
 import { AnswerInput } from './answer.input.ts';
 import { AnswerResult, toAnswerResult } from './answer-result.type.ts';
@@ -22,14 +23,22 @@ export class InferenceResolver {
 
   @Mutation(() => CaptionResult, { description: 'Captions one image. To caption several images at once, use captionBatch.' })
   async caption(@Arg('input', () => CaptionInput) input: CaptionInput, @Ctx() context: GatewayContext): Promise<CaptionResult> {
-    const served = await this.requests.caption(captionCall(input, context));
-    return toCaptionResult(served);
+    const tracker = context.record.begin('caption');
+    try {
+      return toCaptionResult(await trackItem(tracker, () => this.requests.caption(captionCall(input, context)), input.prompt));
+    } finally {
+      tracker.end();
+    }
   }
 
   @Mutation(() => AnswerResult, { description: 'Answers one question about one image. For several questions at once, use answerBatch.' })
   async answer(@Arg('input', () => AnswerInput) input: AnswerInput, @Ctx() context: GatewayContext): Promise<AnswerResult> {
-    const served = await this.requests.answer(answerCall(input, context));
-    return toAnswerResult(served);
+    const tracker = context.record.begin('answer');
+    try {
+      return toAnswerResult(await trackItem(tracker, () => this.requests.answer(answerCall(input, context))));
+    } finally {
+      tracker.end();
+    }
   }
 
   @Mutation(() => [CaptionResult], {
@@ -38,9 +47,12 @@ export class InferenceResolver {
       'Captions several images concurrently, so that the engine batches them. Results are in input order; a failed item is null and has its own error (path ["captionBatch", i]). At most `limits.maxBatchItems` items.',
   })
   captionBatch(@Arg('inputs', () => [CaptionInput]) inputs: CaptionInput[], @Ctx() context: GatewayContext): Array<Promise<CaptionResult>> {
-    this.checkBatch(inputs.length);
+    const tracker = context.record.begin('captionBatch');
+    this.checkBatch(inputs.length, tracker);
     const prepared = inputs.map((input) => this.requests.prepareCaption(captionCall(input, context)));
-    return runTogether(prepared).map(async (served) => toCaptionResult(await served));
+    const served = runTogether(prepared).map((item, i) => trackItem(tracker, () => item, inputs[i].prompt));
+    endWhenSettled(tracker, served);
+    return served.map(async (item) => toCaptionResult(await item));
   }
 
   @Mutation(() => [AnswerResult], {
@@ -49,16 +61,22 @@ export class InferenceResolver {
       'Answers several questions concurrently (about one image by imageId, or about several), so that the engine batches them. A failed item is null with its own error (path ["answerBatch", i]).',
   })
   answerBatch(@Arg('inputs', () => [AnswerInput]) inputs: AnswerInput[], @Ctx() context: GatewayContext): Array<Promise<AnswerResult>> {
-    this.checkBatch(inputs.length);
+    const tracker = context.record.begin('answerBatch');
+    this.checkBatch(inputs.length, tracker);
     const prepared = inputs.map((input) => this.requests.prepareAnswer(answerCall(input, context)));
-    return runTogether(prepared).map(async (served) => toAnswerResult(await served));
+    const served = runTogether(prepared).map((item) => trackItem(tracker, () => item));
+    endWhenSettled(tracker, served);
+    return served.map(async (item) => toAnswerResult(await item));
   }
 
-  private checkBatch(length: number): void {
+  private checkBatch(length: number, tracker: OperationTracker): void {
     if (length > this.maxBatchItems) {
-      throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected at most ${this.maxBatchItems} items for inputs but received ${length}`, {
+      const error = new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected at most ${this.maxBatchItems} items for inputs but received ${length}`, {
         details: { field: 'inputs', items: length, maxItems: this.maxBatchItems },
       });
+      tracker.failed(error);
+      tracker.end();
+      throw error;
     }
   }
 }
@@ -69,4 +87,8 @@ function captionCall(input: CaptionInput, context: GatewayContext): CaptionCall 
 
 function answerCall(input: AnswerInput, context: GatewayContext): AnswerCall {
   return { model: input.model, image: input.image, question: input.question, options: input.options, timeoutMs: input.timeoutMs, signal: context.signal };
+}
+
+function endWhenSettled(tracker: OperationTracker, items: ReadonlyArray<Promise<unknown>>): void {
+  void Promise.allSettled(items).then(() => tracker.end());
 }

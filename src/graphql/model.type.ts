@@ -91,6 +91,9 @@ export class Model {
 
   @Field(() => BatchingSettings)
   batching!: BatchingSettings;
+
+  @Field(() => Boolean, { description: 'Never evicted to make room in the memory budget (PIN_MODELS, or pinModel).' })
+  pinned!: boolean;
 }
 
 /** `redact` removes server folders from the load error's message. */
@@ -109,6 +112,7 @@ export function toModel(info: VariantInfo, redact: (message: string) => string =
     installCommand: info.installCommand,
     loadError: info.loadError ? { code: info.loadError.code, message: redact(info.loadError.message) } : null,
     batching: { maxBatchSize: info.batching.maxBatchSize, maxQueueDelayMs: info.batching.maxQueueDelayMs, maxQueueSize: info.batching.maxQueueSize },
+    pinned: info.pinned,
   };
 }
 

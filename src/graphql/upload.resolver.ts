@@ -1,4 +1,5 @@
-import { Arg, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import type { GatewayContext } from './context.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import { describeUnacceptedBytes, sniffImageFormat } from '../image/sniff-format.ts';
 import type { ImageLoader } from '../upload/image-source.ts';
@@ -17,7 +18,19 @@ export class UploadResolver {
     description:
       'Stores an image for a while (bounded in-memory store keyed by content hash) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used.',
   })
-  async uploadImage(@Arg('image', () => ImageInput) image: ImageInput): Promise<UploadedImage> {
+  async uploadImage(@Arg('image', () => ImageInput) image: ImageInput, @Ctx() context: GatewayContext): Promise<UploadedImage> {
+    const tracker = context.record.begin('uploadImage');
+    try {
+      return await this.storeImage(image);
+    } catch (error) {
+      tracker.failed(error);
+      throw error;
+    } finally {
+      tracker.end();
+    }
+  }
+
+  private async storeImage(image: ImageInput): Promise<UploadedImage> {
     const bytes = await this.loadImage(image, 'image');
     if (bytes.length === 0) throw new ServiceError(ErrorCode.BAD_USER_INPUT, 'Expected image bytes but received an empty file');
     const format = sniffImageFormat(bytes);

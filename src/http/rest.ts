@@ -4,6 +4,7 @@ import { HTTP_STATUS, isClientFacing } from '../gateway/error-codes.ts';
 import type { InferenceRequests } from '../gateway/requests.ts';
 import { clientMessage } from '../gateway/redact.ts';
 import { sendRestError } from './error-body.ts';
+import { recordOf } from './request-log.ts';
 
 /**
  * `POST /api/v1/inference/blip`, the seed's REST API, kept so that its clients work unchanged:
@@ -13,6 +14,8 @@ import { sendRestError } from './error-body.ts';
  */
 export function createRestHandler(requests: InferenceRequests, onUnexpected: (error: unknown) => void, redact: (message: string) => string): RequestHandler {
   return async function inferBlip(req: Request, res: Response) {
+    // The error's code is recorded by sendRestError, as a request-level code of the 'rest' surface.
+    const tracker = recordOf(res)?.begin('rest');
     try {
       const body: unknown = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -26,10 +29,12 @@ export function createRestHandler(requests: InferenceRequests, onUnexpected: (er
       const signal = abortOnClose(res);
       if (question !== undefined) {
         const served = await requests.answer({ model, image: { base64: image }, question, signal });
+        tracker?.served(served);
         res.json({ answer: served.text });
       } else {
         const prompt = optionalString(fields, 'prompt');
         const served = await requests.caption({ model, image: { base64: image }, prompt, signal });
+        tracker?.served(served, prompt);
         res.json({ caption: served.text });
       }
     } catch (error) {
@@ -39,6 +44,8 @@ export function createRestHandler(requests: InferenceRequests, onUnexpected: (er
         onUnexpected(error);
         sendRestError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
       }
+    } finally {
+      tracker?.end();
     }
   };
 }

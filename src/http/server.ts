@@ -4,19 +4,31 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { createServer, type Server } from 'node:http';
 import type { GatewayContext, GatewayServices } from '../graphql/context.ts';
 import { buildGatewaySchema, createResolverContainer } from '../graphql/build-schema.ts';
 import { createFormatError } from '../graphql/format-error.ts';
+import { observeOperations } from '../graphql/observe-plugin.ts';
 import { createQueryLimitsRule } from '../graphql/query-limits.ts';
+import { RequestRecord } from '../gateway/request-record.ts';
+import { TokenBuckets } from '../gateway/token-bucket.ts';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { bodyErrorHandler, limitContentLength } from './body-limit.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
+import { rateLimit } from './rate-limit.ts';
+import { readiness } from './readiness.ts';
+import { observeRequests, recordOf } from './request-log.ts';
 import { abortOnClose, createRestHandler } from './rest.ts';
 
 export interface HttpServerOptions {
   /** Called with errors that are masked for the client (to log them). */
   onUnexpectedError: (error: unknown) => void;
+  /** One line per request (see request-log.ts). */
+  logger: Logger;
+  metrics: GatewayMetrics;
 }
 
 export interface GatewayHttpServer {
@@ -38,6 +50,10 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
+  const { metrics } = options;
+
+  app.use(observeRequests(options.logger, (record, req) => metrics.observeRequest(record, req.originalUrl.startsWith('/api/') ? 'rest' : 'graphql')));
+  app.use(securityHeaders(config.landingPage));
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildGatewaySchema(),
@@ -49,6 +65,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     validationRules: [createQueryLimitsRule({ maxDepth: limits.queryDepth, maxFields: limits.queryFields })],
     formatError: createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact }),
     plugins: [
+      observeOperations(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       config.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -61,9 +78,18 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/readyz', readiness(services.registry));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.render());
+  });
 
+  // One set of buckets for both routes: a client's budget is shared between REST and GraphQL.
+  const { perMinute, burst } = config.rateLimit;
+  const buckets = perMinute > 0 ? new TokenBuckets(perMinute, burst) : undefined;
   app.post(
     '/api/v1/inference/blip',
+    rateLimit(perMinute, burst, sendRestError, buckets),
     limitContentLength(limits.bodyBytes, sendRestError),
     json,
     createRestHandler(services.requests, options.onUnexpectedError, services.redact),
@@ -72,16 +98,34 @@ export async function createGatewayHttpServer(services: GatewayServices, options
 
   app.use(
     '/graphql',
+    rateLimit(perMinute, burst, sendGraphQLError, buckets),
     limitContentLength(limits.bodyBytes, sendGraphQLError),
     multipartUploads({ maxFileSize: limits.image.maxBytes, maxFiles: limits.batchItems, maxFieldSize: limits.bodyBytes }),
     json,
     expressMiddleware(apollo, {
-      context: async ({ res }) => ({ container, signal: abortOnClose(res) }),
+      context: async ({ req, res }) => {
+        const adminKey = req.headers['x-admin-key'];
+        return { container, signal: abortOnClose(res), record: recordOf(res) ?? new RequestRecord(''), adminKey: typeof adminKey === 'string' ? adminKey : undefined };
+      },
     }),
     bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
   );
 
   return { httpServer, apollo };
+}
+
+/**
+ * helmet's headers on every route. The Sandbox landing page (GET /graphql for a browser, outside production) loads
+ * Apollo's scripts from their CDN and runs inline ones, so that page alone gets helmet without its Content Security
+ * Policy and cross-origin embedder policy; everything else gets helmet's defaults.
+ */
+function securityHeaders(landingPage: boolean): RequestHandler {
+  const strict = helmet();
+  const relaxed = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  return function headers(req, res, next) {
+    const sandbox = landingPage && req.method === 'GET' && req.path === '/graphql' && (req.headers.accept ?? '').includes('text/html');
+    return (sandbox ? relaxed : strict)(req, res, next);
+  };
 }
 
 /**

@@ -42,6 +42,27 @@ export interface VariantInfo {
   installCommand: string | null;
   batching: BatchingSettings;
   directory: string;
+  /** Never evicted to make room in the memory budget. */
+  pinned: boolean;
+  /** Model passes running on the variant now. */
+  inFlight: number;
+}
+
+/** A worker held for one model pass (see ModelRegistry.lease). */
+export interface Lease {
+  worker: BlipWorker;
+  /** Idempotent. */
+  release(): void;
+}
+
+/** What `rescan` changed, by variant name. */
+export interface RescanResult {
+  added: string[];
+  removed: string[];
+  updated: string[];
+  unchanged: string[];
+  /** Variants whose new version could not be taken (the old one stays), with why. */
+  failed: Array<{ name: string; message: string }>;
 }
 
 export interface ModelRegistry {
@@ -57,6 +78,17 @@ export interface ModelRegistry {
   resolve(nameOrAlias: string | undefined, task: BlipTask): VariantInfo;
   /** The variant's inference worker, loading it on first use (single-flight). Throws MODEL_LOAD_FAILED. */
   acquire(name: string): Promise<BlipWorker>;
+  /** Like acquire, but holds the worker until `release()`: a leased variant is never evicted or unloaded. */
+  lease(name: string): Promise<Lease>;
   /** Stops every worker. */
   close(): Promise<void>;
+}
+
+/** The registry operations an operator may call at run time (the admin mutations, PRELOAD_MODELS, /readyz). */
+export interface ManagedRegistry extends ModelRegistry {
+  load(nameOrAlias: string): Promise<VariantInfo>;
+  unload(nameOrAlias: string): Promise<VariantInfo>;
+  pin(nameOrAlias: string, pinned: boolean): VariantInfo;
+  rescan(): Promise<RescanResult>;
+  memory(): { budgetBytes: number; usedBytes: number };
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, ServiceError } from '../errors.ts';
+import { privateAddressesOf } from './address-check.ts';
 import { readStreamLimited } from './read-stream.ts';
 
 export interface ImageFetchOptions {
@@ -6,6 +7,10 @@ export interface ImageFetchOptions {
   allowedHosts: readonly string[];
   timeoutMs: number;
   maxBytes: number;
+  /** Also fetch from private, loopback and link-local addresses (default false: refused after DNS resolution). */
+  allowPrivateAddresses?: boolean;
+  /** How host names are resolved for the private-address check (tests); default: the system resolver, every address. */
+  resolveHost?: (host: string) => Promise<string[]>;
 }
 
 const MAX_REDIRECTS = 3;
@@ -26,6 +31,7 @@ export async function fetchImage(url: string, options: ImageFetchOptions): Promi
   const signal = AbortSignal.timeout(options.timeoutMs);
   let target = checkUrl(url, options.allowedHosts);
   for (let redirects = 0; ; redirects++) {
+    if (!options.allowPrivateAddresses) await refusePrivateTarget(target, options.resolveHost);
     let response: Response;
     try {
       response = await fetch(target, { redirect: 'manual', signal, headers: { accept: 'image/*' } });
@@ -60,6 +66,22 @@ export async function fetchImage(url: string, options: ImageFetchOptions): Promi
 export function isHostAllowed(host: string, allowedHosts: readonly string[]): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');
   return allowedHosts.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) && name.length > allowed.length - 1 : name === allowed));
+}
+
+// Private: an allow-listed name must not lead into the server's own network. Every address the name resolves to is
+// checked (a name with one public and one private address is refused), before the first request and every redirect.
+async function refusePrivateTarget(target: URL, resolveHost: ((host: string) => Promise<string[]>) | undefined): Promise<void> {
+  let blocked: string[];
+  try {
+    blocked = await privateAddressesOf(target.hostname, resolveHost);
+  } catch (cause) {
+    throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Could not fetch ${target.href}: cannot resolve ${target.hostname}`, { cause, details: { field: 'image.url', host: target.hostname } });
+  }
+  if (blocked.length > 0) {
+    throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Fetching images from ${target.hostname} is not allowed: it resolves to a private, loopback or link-local address`, {
+      details: { field: 'image.url', host: target.hostname },
+    });
+  }
 }
 
 // Private: http(s) only, no credentials in the URL, and an allow-listed host.

@@ -36,7 +36,7 @@ export type AnswerInput = {
 export type AnswerResult = {
   /** The answer. */
   answer: Scalars['String']['output'];
-  /** How many requests shared the model pass that produced this result. */
+  /** The most decoder rows (requests × beams) that shared a decode step with this request. */
   batchSize: Scalars['Int']['output'];
   /** The canonical name of the variant that served the request. */
   model: Scalars['String']['output'];
@@ -67,7 +67,7 @@ export type CaptionInput = {
 };
 
 export type CaptionResult = {
-  /** How many requests shared the model pass that produced this result. */
+  /** The most decoder rows (requests × beams) that shared a decode step with this request. */
   batchSize: Scalars['Int']['output'];
   /** The caption (it starts with the prompt when one was given, as in transformers). */
   caption: Scalars['String']['output'];
@@ -150,6 +150,8 @@ export type Model = {
   name: Scalars['String']['output'];
   /** Number of parameters (when installed). */
   parameters?: Maybe<Scalars['SafeInt']['output']>;
+  /** Never evicted to make room in the memory budget (PIN_MODELS, or pinModel). */
+  pinned: Scalars['Boolean']['output'];
   /** The Hugging Face id or checkpoint folder the variant is made from. */
   source: Scalars['String']['output'];
   state: ModelState;
@@ -190,6 +192,14 @@ export type Mutation = {
   caption: CaptionResult;
   /** Captions several images concurrently, so that the engine batches them. Results are in input order; a failed item is null and has its own error (path ["captionBatch", i]). At most `limits.maxBatchItems` items. */
   captionBatch: Array<Maybe<CaptionResult>>;
+  /** Admin: loads a variant now (or waits for its load in progress). May evict others for the memory budget. */
+  loadModel: Model;
+  /** Admin: pins (never evicted for the memory budget) or unpins a variant. */
+  pinModel: Model;
+  /** Admin: reads the registry folder again and takes new or changed variants without a restart. */
+  rescanRegistry: RescanResult;
+  /** Admin: stops a variant's worker. Refused with MODEL_IN_USE while it runs requests, loads, or is pinned. */
+  unloadModel: Model;
   /** Stores an image for a while (bounded in-memory store keyed by content hash) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used. */
   uploadImage: UploadedImage;
 };
@@ -215,6 +225,22 @@ export type MutationCaptionBatchArgs = {
 };
 
 
+export type MutationLoadModelArgs = {
+  name: Scalars['String']['input'];
+};
+
+
+export type MutationPinModelArgs = {
+  name: Scalars['String']['input'];
+  pinned: Scalars['Boolean']['input'];
+};
+
+
+export type MutationUnloadModelArgs = {
+  name: Scalars['String']['input'];
+};
+
+
 export type MutationUploadImageArgs = {
   image: ImageInput;
 };
@@ -231,6 +257,22 @@ export type Query = {
 
 export type QueryModelArgs = {
   name: Scalars['String']['input'];
+};
+
+/** A variant whose new version could not be taken; the old version stays. */
+export type RescanFailure = {
+  message: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+};
+
+/** What rescanRegistry changed, by variant name. */
+export type RescanResult = {
+  added: Array<Scalars['String']['output']>;
+  failed: Array<RescanFailure>;
+  removed: Array<Scalars['String']['output']>;
+  unchanged: Array<Scalars['String']['output']>;
+  /** Variants now serving their new variant.json or manifest. */
+  updated: Array<Scalars['String']['output']>;
 };
 
 /** Milliseconds spent on a result. preprocess, encode and decode are those of the batched model pass the item was part of (shared by its batch). */
@@ -258,6 +300,33 @@ export type UploadedImage = {
   /** sha256 of the file (hex): the same file always gets the same id. */
   id: Scalars['ID']['output'];
 };
+
+export type LoadModelMutationVariables = Exact<{
+  name: Scalars['String']['input'];
+}>;
+
+
+export type LoadModelMutation = { loadModel: { name: string, state: ModelState, pinned: boolean } };
+
+export type UnloadModelMutationVariables = Exact<{
+  name: Scalars['String']['input'];
+}>;
+
+
+export type UnloadModelMutation = { unloadModel: { name: string, state: ModelState, pinned: boolean } };
+
+export type PinModelMutationVariables = Exact<{
+  name: Scalars['String']['input'];
+  pinned: Scalars['Boolean']['input'];
+}>;
+
+
+export type PinModelMutation = { pinModel: { name: string, state: ModelState, pinned: boolean } };
+
+export type RescanRegistryMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RescanRegistryMutation = { rescanRegistry: { added: Array<string>, removed: Array<string>, updated: Array<string>, unchanged: Array<string>, failed: Array<{ name: string, message: string }> } };
 
 export type AnswerMutationVariables = Exact<{
   input: AnswerInput;
@@ -317,6 +386,10 @@ export type UploadImageMutation = { uploadImage: { id: string, bytes: number, fo
 
 export const TimingFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TimingFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Timings"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"queueMs"}},{"kind":"Field","name":{"kind":"Name","value":"preprocessMs"}},{"kind":"Field","name":{"kind":"Name","value":"encodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"decodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"totalMs"}}]}}]} as unknown as DocumentNode<TimingFieldsFragment, unknown>;
 export const ModelFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ModelFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Model"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"aliases"}},{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"installed"}},{"kind":"Field","name":{"kind":"Name","value":"isDefault"}},{"kind":"Field","name":{"kind":"Name","value":"parameters"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"installCommand"}},{"kind":"Field","name":{"kind":"Name","value":"loadError"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"batching"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxBatchSize"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueueDelayMs"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueueSize"}}]}}]}}]} as unknown as DocumentNode<ModelFieldsFragment, unknown>;
+export const LoadModelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"LoadModel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"loadModel"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"pinned"}}]}}]}}]} as unknown as DocumentNode<LoadModelMutation, LoadModelMutationVariables>;
+export const UnloadModelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"UnloadModel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"unloadModel"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"pinned"}}]}}]}}]} as unknown as DocumentNode<UnloadModelMutation, UnloadModelMutationVariables>;
+export const PinModelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"PinModel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"pinned"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Boolean"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"pinModel"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}},{"kind":"Argument","name":{"kind":"Name","value":"pinned"},"value":{"kind":"Variable","name":{"kind":"Name","value":"pinned"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"pinned"}}]}}]}}]} as unknown as DocumentNode<PinModelMutation, PinModelMutationVariables>;
+export const RescanRegistryDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RescanRegistry"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"rescanRegistry"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"added"}},{"kind":"Field","name":{"kind":"Name","value":"removed"}},{"kind":"Field","name":{"kind":"Name","value":"updated"}},{"kind":"Field","name":{"kind":"Name","value":"unchanged"}},{"kind":"Field","name":{"kind":"Name","value":"failed"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]} as unknown as DocumentNode<RescanRegistryMutation, RescanRegistryMutationVariables>;
 export const AnswerDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"Answer"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"AnswerInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"answer"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"answer"}},{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"batchSize"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"timings"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"queueMs"}},{"kind":"Field","name":{"kind":"Name","value":"preprocessMs"}},{"kind":"Field","name":{"kind":"Name","value":"encodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"decodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"totalMs"}}]}}]}}]}}]} as unknown as DocumentNode<AnswerMutation, AnswerMutationVariables>;
 export const AnswerBatchDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"AnswerBatch"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"inputs"}},"type":{"kind":"NonNullType","type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"AnswerInput"}}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"answerBatch"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"inputs"},"value":{"kind":"Variable","name":{"kind":"Name","value":"inputs"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"answer"}},{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"batchSize"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}}]}}]}}]} as unknown as DocumentNode<AnswerBatchMutation, AnswerBatchMutationVariables>;
 export const CaptionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"Caption"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CaptionInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"caption"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"caption"}},{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"batchSize"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"timings"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"TimingFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TimingFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Timings"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"queueMs"}},{"kind":"Field","name":{"kind":"Name","value":"preprocessMs"}},{"kind":"Field","name":{"kind":"Name","value":"encodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"decodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"totalMs"}}]}}]} as unknown as DocumentNode<CaptionMutation, CaptionMutationVariables>;

@@ -44,6 +44,8 @@ export interface TestServerOptions {
    * (batching.maxQueueSize 1: OVERLOADED beyond it).
    */
   extraVariants?: Array<'broken' | 'official' | 'small-queue'>;
+  /** The server's logger (default: silent). */
+  logger?: import('pino').Logger;
 }
 
 export const BROKEN_VARIANT = 'broken-tiny';
@@ -64,10 +66,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   if (extras.includes('small-queue')) await addConvertedVariant(registryDir, SMALL_QUEUE_VARIANT, 'test variant with a queue of one', { maxBatchSize: 1, maxQueueSize: 1 });
 
   const events: RegistryEvent[] = [];
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', REGISTRY_DIR: registryDir, ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', REGISTRY_DIR: registryDir, RATE_LIMIT_PER_MINUTE: '0', ...options.env });
   let server: RunningServer;
   try {
-    server = await startServer(config, { onRegistryEvent: (event) => events.push(event) });
+    server = await startServer(config, { onRegistryEvent: (event) => events.push(event), ...(options.logger ? { logger: options.logger } : {}) });
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
     throw error;
@@ -141,7 +143,7 @@ async function addBrokenVariant(registryDir: string): Promise<void> {
   await writeFile(graph, Buffer.alloc((await stat(graph)).size, 0x5a));
 }
 
-async function addOfficialVariant(registryDir: string): Promise<void> {
+export async function addOfficialVariant(registryDir: string): Promise<void> {
   const dir = join(registryDir, OFFICIAL_VARIANT);
   await mkdir(dir, { recursive: true });
   await writeFile(

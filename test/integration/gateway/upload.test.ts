@@ -41,7 +41,7 @@ describe('images: upload once, multipart uploads, data: URLs, fetching by url', 
     await once(origin, 'listening');
     originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
     t = await startTestServer({
-      env: { MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES), IMAGE_STORE_MAX_BYTES: String(MAX_IMAGE_BYTES), MAX_BODY_BYTES: String(MAX_BODY_BYTES), IMAGE_URL_ALLOWED_HOSTS: '127.0.0.1' },
+      env: { MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES), IMAGE_STORE_MAX_BYTES: String(MAX_IMAGE_BYTES), MAX_BODY_BYTES: String(MAX_BODY_BYTES), IMAGE_URL_ALLOWED_HOSTS: '127.0.0.1', IMAGE_URL_ALLOW_PRIVATE: 'true' },
     });
   });
   afterAll(async () => {

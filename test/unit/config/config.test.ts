@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, REPO_ROOT } from '../../../src/config/config.ts';
@@ -27,7 +28,10 @@ describe('loadConfig', () => {
         queryFields: 200,
       },
       imageStore: { maxBytes: 256 * 1024 * 1024, maxImages: 1000, ttlMs: 600_000 },
-      imageFetch: { allowedHosts: [], timeoutMs: 10_000 },
+      imageFetch: { allowedHosts: [], timeoutMs: 10_000, allowPrivateAddresses: false },
+      rateLimit: { perMinute: 600, burst: 60 },
+      adminApiKey: undefined,
+      models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
     });
   });
 
@@ -42,6 +46,26 @@ describe('loadConfig', () => {
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MAX_BATCH_ITEMS: '4', IMAGE_URL_ALLOWED_HOSTS: 'Images.Example.com, *.cdn.example.org', REGISTRY_DIR: 'other', LOG_LEVEL: '' });
     expect(config).toMatchObject({ port: 0, host: '127.0.0.1', registryDir: join(REPO_ROOT, 'other'), logLevel: 'info', limits: { batchItems: 4 } });
     expect(config.imageFetch.allowedHosts).toEqual(['images.example.com', '*.cdn.example.org']);
+  });
+
+  it('reads the operations settings: rate limit, admin key, memory budget, preloaded and pinned models', () => {
+    const config = loadConfig({
+      RATE_LIMIT_PER_MINUTE: '0',
+      RATE_LIMIT_BURST: '5',
+      ADMIN_API_KEY: 'k'.repeat(16),
+      MODEL_MEMORY_BUDGET_BYTES: '1000',
+      PRELOAD_MODELS: 'blip-tiny, blip-tiny-vqa',
+      PIN_MODELS: 'blip-tiny',
+      IMAGE_URL_ALLOW_PRIVATE: 'true',
+    });
+    expect(config).toMatchObject({
+      rateLimit: { perMinute: 0, burst: 5 },
+      adminApiKey: 'k'.repeat(16),
+      models: { memoryBudgetBytes: 1000, preload: ['blip-tiny', 'blip-tiny-vqa'], pin: ['blip-tiny'] },
+      imageFetch: { allowPrivateAddresses: true },
+    });
+    expect(() => loadConfig({ ADMIN_API_KEY: 'short' })).toThrow('Expected a key of at least 16 characters for ADMIN_API_KEY but received "5 characters"');
+    expect(() => loadConfig({ PRELOAD_MODELS: 'a b' })).toThrow('Expected a comma-separated list of model names for PRELOAD_MODELS but received "a b"');
   });
 
   it('production: no landing page, introspection off unless asked for', () => {

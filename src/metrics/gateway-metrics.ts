@@ -1,0 +1,119 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestRecord } from '../gateway/request-record.ts';
+import type { RegistryEvent } from '../registry/model-registry.ts';
+import type { VariantInfo } from '../registry/types.ts';
+import type { ServedItem } from '../gateway/request-record.ts';
+
+/** What the gauges read when /metrics is scraped. */
+export interface MetricsSources {
+  queueDepths(): Record<string, number>;
+  variants(): VariantInfo[];
+  /** Generated tokens of a served item (see token-counter.ts). */
+  countTokens(item: ServedItem): Promise<number>;
+}
+
+/** Seconds: from a cached 5 ms answer to a minute-long beam search on a large model. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
+const LOAD_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/**
+ * The gateway's Prometheus metrics, in a registry of their own (not prom-client's global one, so that several
+ * servers in one process — the tests — do not collide), with Node's default process metrics. Request metrics are
+ * recorded once per finished HTTP request from its RequestRecord; model metrics from the engine's batch hook and the
+ * registry's events; gauges are read from their sources at scrape time.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'operation' | 'variant'>;
+  private readonly duration: Histogram<'operation' | 'variant'>;
+  private readonly errors: Counter<'operation' | 'code'>;
+  private readonly batchSize: Histogram<'variant'>;
+  private readonly loadSeconds: Histogram<'variant'>;
+  private readonly loadFailures: Counter<'variant'>;
+  private readonly tokens: Counter<'variant'>;
+  /** Token counts still being computed (tokenizing a prompt is asynchronous the first time). */
+  private readonly pendingTokens = new Set<Promise<void>>();
+
+  constructor(private readonly sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({ name: 'blip_requests_total', help: 'Operations served, by operation and variant (variant "none" when none was resolved)', labelNames: ['operation', 'variant'], registers });
+    this.duration = new Histogram({
+      name: 'blip_request_duration_seconds',
+      help: 'Time from the start of an operation to its end, by operation and variant',
+      labelNames: ['operation', 'variant'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.errors = new Counter({ name: 'blip_errors_total', help: 'Errors returned to clients, by operation (graphql/rest for request-level errors) and code', labelNames: ['operation', 'code'], registers });
+    this.batchSize = new Histogram({ name: 'blip_batch_size', help: 'Requests per model pass handed to a variant', labelNames: ['variant'], buckets: BATCH_BUCKETS, registers });
+    this.loadSeconds = new Histogram({ name: 'blip_model_load_seconds', help: 'Time to start a variant\'s worker and load its sessions', labelNames: ['variant'], buckets: LOAD_BUCKETS, registers });
+    this.loadFailures = new Counter({ name: 'blip_model_load_failures_total', help: 'Failed variant loads', labelNames: ['variant'], registers });
+    this.tokens = new Counter({ name: 'blip_tokens_generated_total', help: 'Tokens generated (sequence length minus [DEC] and the prompt)', labelNames: ['variant'], registers });
+    new Gauge({
+      name: 'blip_queue_depth',
+      help: 'Requests accepted and not finished (queued or computing), per variant',
+      labelNames: ['variant'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [variant, depth] of Object.entries(sources.queueDepths())) this.set({ variant }, depth);
+      },
+    });
+    new Gauge({
+      name: 'blip_model_loaded',
+      help: '1 when the variant\'s worker is ready, else 0',
+      labelNames: ['variant'],
+      registers,
+      collect() {
+        this.reset();
+        for (const info of sources.variants()) if (info.installed) this.set({ variant: info.name }, info.state === 'ready' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'blip_models_loaded',
+      help: 'Variants whose worker is ready',
+      registers,
+      collect() {
+        this.set(sources.variants().filter((info) => info.state === 'ready').length);
+      },
+    });
+  }
+
+  /** The registry's events: load times and failures. */
+  observeRegistryEvent(event: RegistryEvent): void {
+    if (event.type === 'load-finished') this.loadSeconds.observe({ variant: event.variant }, event.durationMs / 1000);
+    else if (event.type === 'load-failed') this.loadFailures.inc({ variant: event.variant });
+  }
+
+  /** The engine's batch hook. */
+  observeBatch(event: { variant: string; size: number }): void {
+    this.batchSize.observe({ variant: event.variant }, event.size);
+  }
+
+  /** A finished HTTP request: its operations, their errors, and the request-level errors. */
+  observeRequest(record: RequestRecord, surface: 'graphql' | 'rest'): void {
+    for (const op of record.operations) {
+      const labels = { operation: op.operation, variant: op.variants.length > 0 ? op.variants.join('+') : 'none' };
+      this.requests.inc(labels);
+      this.duration.observe(labels, op.durationMs / 1000);
+      for (const code of op.codes) this.errors.inc({ operation: op.operation, code });
+      for (const item of op.served) {
+        const counting: Promise<void> = this.sources
+          .countTokens(item)
+          .then((count) => this.tokens.inc({ variant: item.variant }, count))
+          .catch(() => undefined)
+          .finally(() => this.pendingTokens.delete(counting));
+        this.pendingTokens.add(counting);
+      }
+    }
+    for (const code of record.requestCodes) this.errors.inc({ operation: surface, code });
+  }
+
+  /** The Prometheus text format. */
+  async render(): Promise<string> {
+    await Promise.all([...this.pendingTokens]);
+    return this.registry.metrics();
+  }
+}
