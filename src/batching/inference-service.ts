@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { performance } from 'node:perf_hooks';
 import type { AnswerItem, CaptionItem, ItemResult } from '../blip/pipeline.ts';
 import { deserializeError } from '../blip/pipeline.ts';
+import { deadlineError as workerDeadlineError } from '../blip/results.ts';
 import type { WorkerSubmission } from '../blip/worker/blip-worker.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry, VariantInfo } from '../registry/types.ts';
@@ -156,7 +157,7 @@ function requestKey(variant: string, kind: string, image: Uint8Array, text: stri
 function withDeadline<T>(promise: Promise<T>, deadline: number | undefined): Promise<T> {
   if (deadline === undefined) return promise;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(deadlineError()), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => reject(deadlineError(deadline)), Math.max(0, deadline - Date.now()));
     promise.then(
       (value) => {
         clearTimeout(timer);
@@ -170,8 +171,9 @@ function withDeadline<T>(promise: Promise<T>, deadline: number | undefined): Pro
   });
 }
 
-function deadlineError(): ServiceError {
-  return new ServiceError(ErrorCode.DEADLINE_EXCEEDED, 'The request did not finish within its timeoutMs');
+/** The same error the worker reports when a deadline passes there (one message, whichever side notices first). */
+function deadlineError(deadline: number, stage?: 'queue'): ServiceError {
+  return deserializeError(workerDeadlineError(deadline, stage));
 }
 
 async function runBatch(
@@ -228,5 +230,5 @@ async function runBatch(
       end();
     }
   }
-  return allJobs.map((job, i) => (expired[i] ? deadlineError() : (results.get(job) ?? new Error('missing result'))));
+  return allJobs.map((job, i) => (expired[i] ? deadlineError(job.deadline as number, 'queue') : (results.get(job) ?? new Error('missing result'))));
 }
