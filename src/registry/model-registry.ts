@@ -405,7 +405,8 @@ export class FileModelRegistry implements ManagedRegistry {
   private async spawn(name: string, dir: string): Promise<BlipWorker> {
     this.emit({ type: 'load-started', variant: name });
     const started = performance.now();
-    const worker = await BlipWorker.start(dir, this.options.pipeline);
+    const batching = this.byName.get(name)?.entry.config.batching;
+    const worker = await BlipWorker.start(dir, { ...this.options.pipeline, ...(batching ? { maxRows: batching.maxRows } : {}) });
     worker.onExit((exitCode) => {
       // Only the current worker: a stale one exiting must not unload its replacement.
       const variant = this.byName.get(name);

@@ -17,6 +17,11 @@ export interface BatchingSettings {
   maxQueueDelayMs: number;
   /** Requests accepted for this variant and not finished yet, at most; more are refused with OVERLOADED. */
   maxQueueSize: number;
+  /**
+   * Most decoder rows (requests × beams) the variant's worker decodes together; requests that arrive while it decodes
+   * join between steps up to this bound. 1 turns cross-request batching off (a beam request still runs alone).
+   */
+  maxRows: number;
 }
 
 export interface VariantInfo {

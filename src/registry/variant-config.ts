@@ -12,7 +12,7 @@ import type { BatchingSettings } from './types.ts';
 export const VARIANT_FILE = 'variant.json';
 
 /** Triton-like defaults: a batch small enough for a CPU, a queue delay short enough not to be felt. */
-export const DEFAULT_BATCHING: Readonly<BatchingSettings> = Object.freeze({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64 });
+export const DEFAULT_BATCHING: Readonly<BatchingSettings> = Object.freeze({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64, maxRows: 32 });
 
 export type VariantSource =
   /** An official checkpoint the user downloads and converts (`installCommand` says how). */
@@ -134,7 +134,7 @@ function parseBatching(
   object: (value: unknown, field: string, keys: readonly string[]) => Record<string, unknown>,
 ): BatchingSettings {
   if (value === undefined) return { ...DEFAULT_BATCHING };
-  const b = object(value, 'batching', ['maxBatchSize', 'maxQueueDelayMs', 'maxQueueSize']);
+  const b = object(value, 'batching', ['maxBatchSize', 'maxQueueDelayMs', 'maxQueueSize', 'maxRows']);
   const maxBatchSize = b.maxBatchSize ?? DEFAULT_BATCHING.maxBatchSize;
   if (typeof maxBatchSize !== 'number' || !Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > 256) {
     fail('batching.maxBatchSize', 'an integer from 1 to 256', maxBatchSize);
@@ -147,5 +147,9 @@ function parseBatching(
   if (typeof maxQueueSize !== 'number' || !Number.isInteger(maxQueueSize) || maxQueueSize < 1 || maxQueueSize > 100_000) {
     fail('batching.maxQueueSize', 'an integer from 1 to 100000', maxQueueSize);
   }
-  return { maxBatchSize: maxBatchSize as number, maxQueueDelayMs: maxQueueDelayMs as number, maxQueueSize: maxQueueSize as number };
+  const maxRows = b.maxRows ?? DEFAULT_BATCHING.maxRows;
+  if (typeof maxRows !== 'number' || !Number.isInteger(maxRows) || maxRows < 1 || maxRows > 1024) {
+    fail('batching.maxRows', 'an integer from 1 to 1024', maxRows);
+  }
+  return { maxBatchSize: maxBatchSize as number, maxQueueDelayMs: maxQueueDelayMs as number, maxQueueSize: maxQueueSize as number, maxRows: maxRows as number };
 }

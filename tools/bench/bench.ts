@@ -178,7 +178,7 @@ async function measureGateway() {
     await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...m, name }));
     await writeFile(
       join(dir, 'variant.json'),
-      JSON.stringify({ name, task: 'caption', description: `${config}, random weights`, source: { huggingFace: `Salesforce/${config}` }, batching: { maxBatchSize, maxQueueDelayMs: 5, maxQueueSize: 1000 } }),
+      JSON.stringify({ name, task: 'caption', description: `${config}, random weights`, source: { huggingFace: `Salesforce/${config}` }, batching: { maxBatchSize, maxRows: maxBatchSize === 1 ? 1 : 32, maxQueueDelayMs: 5, maxQueueSize: 1000 } }),
     );
   }
   const server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', REGISTRY_DIR: registryDir, LOG_LEVEL: 'silent', NODE_ENV: 'production' }), {

@@ -19,10 +19,11 @@ describe('inference service', () => {
     await temp.writeVariant('cap', embeddedVariant('cap', 'caption', { default: true, batching: { maxBatchSize: 4, maxQueueDelayMs: 10_000, maxQueueSize: 6 } }));
     await temp.writeVariant('cap-b', embeddedVariant('cap-b', 'caption', { batching: { maxBatchSize: 8, maxQueueDelayMs: 1 } }));
     await temp.writeVariant('vqa', embeddedVariant('vqa', 'vqa', { default: true }));
+    await temp.writeVariant('cap-solo', embeddedVariant('cap-solo', 'caption', { batching: { maxBatchSize: 1, maxRows: 1 } }));
     registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
     await registry.prepareEmbedded();
     // Load the workers once so that batch shapes below do not depend on load time.
-    await Promise.all(['cap', 'cap-b', 'vqa'].map((name) => registry.acquire(name)));
+    await Promise.all(['cap', 'cap-b', 'vqa', 'cap-solo'].map((name) => registry.acquire(name)));
   });
   afterAll(async () => {
     await registry?.close();
@@ -65,6 +66,13 @@ describe('inference service', () => {
     for (const k of [0, 1, 2, 3]) alone.push(await service.caption(request(k)));
     expect(together.map((r) => r.sequence)).toEqual(alone.map((r) => r.sequence));
     expect(batches[0]).toEqual({ variant: 'cap', size: 4 });
+  });
+
+  it('with maxBatchSize 1 and maxRows 1, concurrent requests never share a decode step', async () => {
+    const service = createInferenceService(registry, { onBatch });
+    const results = await Promise.all([0, 1, 2].map((k) => service.caption({ model: 'cap-solo', image: image(k), options: { maxNewTokens: 6 } })));
+    expect(results.map((r) => r.batchSize)).toEqual([1, 1, 1]);
+    expect(batches).toEqual([1, 1, 1].map((size) => ({ variant: 'cap-solo', size })));
   });
 
   it('identical requests in flight are computed once', async () => {

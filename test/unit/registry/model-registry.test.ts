@@ -85,7 +85,7 @@ describe('FileModelRegistry', () => {
         bytes: null,
         source: 'Salesforce/blip-vqa-base',
         installCommand: 'npx blip-gateway convert <folder with the downloaded Salesforce/blip-vqa-base files> --out registry/blip-vqa-base',
-        batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64 },
+        batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64, maxRows: 32 },
         directory: join(temp.root, 'blip-vqa-base'),
         pinned: false,
         inFlight: 0,
@@ -98,7 +98,7 @@ describe('FileModelRegistry', () => {
       expect(local.parameters).toBe(manifest.parameters);
       const files = Object.values(manifest.files as Record<string, { bytes: number }>);
       expect(local.bytes).toBe(files.reduce((sum, file) => sum + file.bytes, 0));
-      expect(local.batching).toEqual({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64 });
+      expect(local.batching).toEqual({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64, maxRows: 32 });
     });
 
     it('finds by name or alias, case-sensitively', () => {

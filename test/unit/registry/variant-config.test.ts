@@ -35,14 +35,14 @@ describe('parseVariantConfig', () => {
       description: 'BLIP base',
       isDefault: true,
       source: { kind: 'huggingFace', id: 'Salesforce/blip-image-captioning-base' },
-      batching: { maxBatchSize: 4, maxQueueDelayMs: 10, maxQueueSize: DEFAULT_BATCHING.maxQueueSize },
+      batching: { maxBatchSize: 4, maxQueueDelayMs: 10, maxQueueSize: DEFAULT_BATCHING.maxQueueSize, maxRows: DEFAULT_BATCHING.maxRows },
     });
   });
 
   it('fills in optional fields: no aliases, not the default, default batching (each setting on its own)', () => {
     const { aliases, default: _, batching, ...required } = valid;
     expect(parse(required)).toMatchObject({ aliases: [], isDefault: false, batching: DEFAULT_BATCHING });
-    expect(parse({ ...required, batching: { maxBatchSize: 2 } }).batching).toEqual({ maxBatchSize: 2, maxQueueDelayMs: DEFAULT_BATCHING.maxQueueDelayMs, maxQueueSize: DEFAULT_BATCHING.maxQueueSize });
+    expect(parse({ ...required, batching: { maxBatchSize: 2 } }).batching).toEqual({ maxBatchSize: 2, maxQueueDelayMs: DEFAULT_BATCHING.maxQueueDelayMs, maxQueueSize: DEFAULT_BATCHING.maxQueueSize, maxRows: DEFAULT_BATCHING.maxRows });
   });
 
   it('reads an embedded checkpoint source', () => {
@@ -77,6 +77,7 @@ describe('parseVariantConfig', () => {
     ['a fractional batch size', { ...valid, batching: { maxBatchSize: 2.5 } }, 'batching.maxBatchSize', 'received 2.5'],
     ['a negative queue delay', { ...valid, batching: { maxQueueDelayMs: -1 } }, 'batching.maxQueueDelayMs', 'received -1'],
     ['a zero queue size', { ...valid, batching: { maxQueueSize: 0 } }, 'batching.maxQueueSize', 'received 0'],
+    ['a fractional row bound', { ...valid, batching: { maxRows: 2.5 } }, 'batching.maxRows', 'received 2.5'],
     ['a misspelt batching key', { ...valid, batching: { maxBatchsize: 4 } }, 'batching.maxBatchsize', 'expected no such key'],
   ];
   it.each(cases)('refuses %s, naming the file and the field', (_, json, field, message) => {
