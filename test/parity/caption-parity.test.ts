@@ -1,21 +1,17 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipModel } from '../../src/blip/blip-model.ts';
-import { BlipPipeline, type CaptionItem } from '../../src/blip/pipeline.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
-import { readManifest } from '../../src/variant/manifest.ts';
+import { describe, expect, it } from 'vitest';
+import type { CaptionItem } from '../../src/blip/pipeline.ts';
+import { useConvertedVariant } from '../helpers/converted-variant.ts';
 import {
   CAPTION_CHECKPOINT,
   IMAGE_NAMES,
   IMAGES,
-  convertFixture,
   maxAbsDiff,
   readFloat32,
   readImage,
   readInt64,
   readJson,
   withoutPadding,
-  type TempVariant,
 } from '../helpers/fixtures.ts';
 
 /**
@@ -37,24 +33,11 @@ function itemsOf(c: any): CaptionItem[] {
 }
 
 describe.each(['safetensors', 'pytorch'] as const)('caption parity, weights from %s', (weights) => {
-  let variant: TempVariant;
-  let model: BlipModel;
-  let pipeline: BlipPipeline;
-
-  beforeAll(async () => {
-    variant = await convertFixture(CAPTION_CHECKPOINT, weights);
-    model = await BlipModel.load(variant.dir, await readManifest(variant.dir));
-    pipeline = await BlipPipeline.load(variant.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
-  });
-  afterAll(async () => {
-    await model?.release();
-    await pipeline?.release();
-    await variant?.cleanup();
-  });
+  const variant = useConvertedVariant(CAPTION_CHECKPOINT, weights);
 
   it.each(IMAGE_NAMES.map((name, k) => [name, k] as const))('image embeddings of %s', async (_name, k) => {
     const pixels = readFloat32(join(IMAGES, 'ref', `pixel_values_${k}.bin`));
-    const embeds = await model.encodeImages(pixels, 1);
+    const embeds = await variant.model.encodeImages(pixels, 1);
     expect(maxAbsDiff(embeds, readFloat32(join(CAPTION_CHECKPOINT, 'refs', `image_embeds_${k}.bin`)))).toBeLessThanOrEqual(TOLERANCE);
   });
 
@@ -62,9 +45,9 @@ describe.each(['safetensors', 'pytorch'] as const)('caption parity, weights from
     const ids = readInt64(join(CAPTION_CHECKPOINT, 'refs/decoder_input_ids_fixed.bin'));
     const expected = readFloat32(join(CAPTION_CHECKPOINT, 'refs/decoder_logits_0.bin'));
     const embeds = readFloat32(join(CAPTION_CHECKPOINT, 'refs/image_embeds_0.bin'));
-    const contexts = await model.crossContexts(embeds, 1, model.imageTokens, [model.imageTokens]);
+    const contexts = await variant.model.crossContexts(embeds, 1, variant.model.imageTokens, [variant.model.imageTokens]);
     const vocab = references.vocab_size;
-    const decoder = model.createDecoder(contexts);
+    const decoder = variant.model.createDecoder(contexts);
     let logits = await decoder.start([{ context: 0, tokens: [ids[0]] }]);
     expect(maxAbsDiff(logits, expected.subarray(0, vocab))).toBeLessThanOrEqual(TOLERANCE);
     for (let t = 1; t < ids.length; t++) {
@@ -77,9 +60,9 @@ describe.each(['safetensors', 'pytorch'] as const)('caption parity, weights from
     const ids = readInt64(join(CAPTION_CHECKPOINT, 'refs/decoder_input_ids_batch2.bin'));
     const expected = readFloat32(join(CAPTION_CHECKPOINT, 'refs/decoder_logits_batch2.bin'));
     const embeds = new Float32Array([...readFloat32(join(CAPTION_CHECKPOINT, 'refs/image_embeds_3.bin')), ...readFloat32(join(CAPTION_CHECKPOINT, 'refs/image_embeds_4.bin'))]);
-    const contexts = await model.crossContexts(embeds, 2, model.imageTokens, [model.imageTokens, model.imageTokens]);
+    const contexts = await variant.model.crossContexts(embeds, 2, variant.model.imageTokens, [variant.model.imageTokens, variant.model.imageTokens]);
     const vocab = references.vocab_size;
-    const decoder = model.createDecoder(contexts);
+    const decoder = variant.model.createDecoder(contexts);
     // Row 1 starts with only 3 of its 5 tokens, then catches up one token at a time.
     const logits = await decoder.start([{ context: 0, tokens: ids.slice(0, 5) }, { context: 1, tokens: ids.slice(5, 8) }]);
     expect(maxAbsDiff(logits.subarray(0, vocab), expected.subarray(4 * vocab, 5 * vocab))).toBeLessThanOrEqual(TOLERANCE);
@@ -90,7 +73,7 @@ describe.each(['safetensors', 'pytorch'] as const)('caption parity, weights from
 
   const exactCases = cases.filter((c) => !c.name.startsWith('quirk_'));
   it.each(exactCases.map((c) => [c.name, c] as const))('generate %s: identical ids and text', async (_name, c) => {
-    const results = await pipeline.caption(itemsOf(c));
+    const results = await variant.pipeline.caption(itemsOf(c));
     results.forEach((result, row) => {
       if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
       expect(result.value.sequence).toEqual(withoutPadding(c.output_ids[row]));
@@ -100,8 +83,8 @@ describe.each(['safetensors', 'pytorch'] as const)('caption parity, weights from
 
   it('mixed-length prompts in one batch give each row its single-row result (not the transformers quirk)', async () => {
     const quirk = byName('quirk_batch2_greedy_mixed_prompts');
-    const batched = await pipeline.caption(itemsOf(quirk));
-    const alone = await Promise.all(itemsOf(quirk).map(async (item) => (await pipeline.caption([item]))[0]));
+    const batched = await variant.pipeline.caption(itemsOf(quirk));
+    const alone = await Promise.all(itemsOf(quirk).map(async (item) => (await variant.pipeline.caption([item]))[0]));
     expect(batched).toHaveLength(2);
     batched.forEach((result, row) => {
       expect(result.ok && alone[row].ok).toBe(true);
@@ -117,9 +100,9 @@ describe.each(['safetensors', 'pytorch'] as const)('caption parity, weights from
       { image: readImage(name), options: { maxNewTokens: 12 } },
       { image: readImage(name), prompt: k % 2 === 0 ? 'a picture of' : undefined, options: { maxNewTokens: 10, numBeams: 3 } },
     ]);
-    const batched = await pipeline.caption(items);
+    const batched = await variant.pipeline.caption(items);
     for (let i = 0; i < items.length; i++) {
-      const [alone] = await pipeline.caption([items[i]]);
+      const [alone] = await variant.pipeline.caption([items[i]]);
       expect(batched[i]).toMatchObject({ ok: true });
       expect(alone.ok && batched[i].ok && (batched[i] as any).value.sequence).toEqual(alone.ok && alone.value.sequence);
     }

@@ -1,10 +1,8 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipModel } from '../../src/blip/blip-model.ts';
-import { BlipPipeline, type AnswerItem } from '../../src/blip/pipeline.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
-import { readManifest } from '../../src/variant/manifest.ts';
-import { VQA_CHECKPOINT, convertFixture, maxAbsDiff, readFloat32, readImage, readInt64, readJson, withoutPadding, type TempVariant } from '../helpers/fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import type { AnswerItem } from '../../src/blip/pipeline.ts';
+import { useConvertedVariant } from '../helpers/converted-variant.ts';
+import { VQA_CHECKPOINT, maxAbsDiff, readFloat32, readImage, readInt64, readJson, withoutPadding } from '../helpers/fixtures.ts';
 
 /**
  * VQA parity with transformers 4.36 (test/fixtures/blip-tiny/vqa/references.json). Where transformers' batched
@@ -26,28 +24,15 @@ function itemsOf(c: any): AnswerItem[] {
 }
 
 describe.each(['safetensors', 'pytorch'] as const)('VQA parity, weights from %s', (weights) => {
-  let variant: TempVariant;
-  let model: BlipModel;
-  let pipeline: BlipPipeline;
-
-  beforeAll(async () => {
-    variant = await convertFixture(VQA_CHECKPOINT, weights);
-    model = await BlipModel.load(variant.dir, await readManifest(variant.dir));
-    pipeline = await BlipPipeline.load(variant.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
-  });
-  afterAll(async () => {
-    await model?.release();
-    await pipeline?.release();
-    await variant?.cleanup();
-  });
+  const variant = useConvertedVariant(VQA_CHECKPOINT, weights);
 
   it.each(['single_0', 'single_1', 'single_2', 'batch2_nopad', 'batch3_padded'])('question embeddings of %s (real positions)', async (name) => {
     const c = byName(name);
     const imageEmbeds = readFloat32(refs(`${name}.image_embeds`));
     const questions: number[][] = c.input_ids.map((ids: number[], row: number) => ids.filter((_, i) => c.attention_mask[row][i] === 1));
-    const { states, paddedLength } = await model.encodeQuestions(imageEmbeds, questions);
+    const { states, paddedLength } = await variant.model.encodeQuestions(imageEmbeds, questions);
     const expected = readFloat32(refs(`${name}.question_embeds`));
-    const hidden = model.manifest.dims.textHidden;
+    const hidden = variant.model.manifest.dims.textHidden;
     const width = c.input_ids[0].length;
     expect(paddedLength).toBe(Math.max(...questions.map((q) => q.length)));
     questions.forEach((q, row) => {
@@ -60,18 +45,18 @@ describe.each(['safetensors', 'pytorch'] as const)('VQA parity, weights from %s'
   it('answer decoder logits for "[DEC] blue sky" over the question states', async () => {
     const states = readFloat32(refs('single_0.question_embeds'));
     const length = byName('single_0').input_ids[0].length;
-    const contexts = await model.crossContexts(states, 1, length, [length]);
+    const contexts = await variant.model.crossContexts(states, 1, length, [length]);
     const ids = readInt64(refs('answer_decoder_input_ids_0'));
     const expected = readFloat32(refs('answer_decoder_logits_0'));
     const vocab = references.vocab_size;
-    const decoder = model.createDecoder(contexts);
+    const decoder = variant.model.createDecoder(contexts);
     const logits = await decoder.start([{ context: 0, tokens: ids }]);
     expect(maxAbsDiff(logits, expected.subarray((ids.length - 1) * vocab))).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it.each(['single_0', 'single_1', 'single_2', 'beam3_single_0', 'batch2_nopad'])('generate %s: identical ids and text', async (name) => {
     const c = byName(name);
-    const results = await pipeline.answer(itemsOf(c));
+    const results = await variant.pipeline.answer(itemsOf(c));
     results.forEach((result, row) => {
       if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
       expect(result.value.sequence).toEqual(withoutPadding(c.answer_ids[row]));
@@ -80,7 +65,7 @@ describe.each(['safetensors', 'pytorch'] as const)('VQA parity, weights from %s'
   });
 
   it('a padded batch of questions gives every row its single-row answer', async () => {
-    const batched = await pipeline.answer(itemsOf(byName('batch3_padded')));
+    const batched = await variant.pipeline.answer(itemsOf(byName('batch3_padded')));
     const singles = ['single_0', 'single_1', 'single_2'].map(byName);
     batched.forEach((result, row) => {
       if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
@@ -90,6 +75,6 @@ describe.each(['safetensors', 'pytorch'] as const)('VQA parity, weights from %s'
   });
 
   it('a caption request on a VQA variant is refused with WRONG_TASK', async () => {
-    await expect(pipeline.caption([{ image: readImage('gradient_64x48.png') }])).rejects.toMatchObject({ code: 'WRONG_TASK' });
+    await expect(variant.pipeline.caption([{ image: readImage('gradient_64x48.png') }])).rejects.toMatchObject({ code: 'WRONG_TASK' });
   });
 });

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll } from 'vitest';
+import { BlipModel } from '../../src/blip/blip-model.ts';
+import { BlipPipeline } from '../../src/blip/pipeline.ts';
+import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
+import { readManifest } from '../../src/variant/manifest.ts';
+import { convertFixture, type TempVariant } from './fixtures.ts';
+
+export interface ConvertedVariant {
+  readonly model: BlipModel;
+  readonly pipeline: BlipPipeline;
+}
+
+/**
+ * For the enclosing `describe`: converts `checkpoint` (reading the chosen weights file) before its tests, loads the
+ * model's sessions and a pipeline in-process, and releases everything after them.
+ */
+export function useConvertedVariant(checkpoint: string, weights: 'safetensors' | 'pytorch' = 'safetensors'): ConvertedVariant {
+  let variant: TempVariant | undefined;
+  let model: BlipModel | undefined;
+  let pipeline: BlipPipeline | undefined;
+  beforeAll(async () => {
+    variant = await convertFixture(checkpoint, weights);
+    model = await BlipModel.load(variant.dir, await readManifest(variant.dir));
+    pipeline = await BlipPipeline.load(variant.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+  });
+  afterAll(async () => {
+    await model?.release();
+    await pipeline?.release();
+    await variant?.cleanup();
+  });
+  const loaded = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the variant is not loaded yet (use it inside tests, not at collection time)');
+    return value;
+  };
+  return {
+    get model() {
+      return loaded(model);
+    },
+    get pipeline() {
+      return loaded(pipeline);
+    },
+  };
+}
