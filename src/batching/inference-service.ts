@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { AnswerItem, CaptionItem, ItemResult } from '../blip/pipeline.ts';
 import { deserializeError } from '../blip/pipeline.ts';
@@ -122,6 +123,8 @@ function subscribe(shared: SharedJob, signal: AbortSignal | undefined): Promise<
       reject(new ServiceError(ErrorCode.CANCELLED, 'The request was cancelled'));
     };
     if (signal.aborted) return onAbort();
+    // One HTTP request's signal serves every item of a batch mutation (bounded by the batch limit): not a leak.
+    setMaxListeners(0, signal);
     signal.addEventListener('abort', onAbort, { once: true });
     shared.promise.then(
       (value) => {

@@ -66,6 +66,8 @@ export interface Limits {
   readonly queryDepth: number;
   /** Most fields (aliases and fragment spreads counted each time) in an operation (introspection excluded). */
   readonly queryFields: number;
+  /** Most lexical tokens in an operation: refused while parsing, before a huge query can hold the event loop. */
+  readonly queryTokens: number;
 }
 
 export interface ImageStoreConfig {
@@ -129,6 +131,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     batchItems: read.integer('MAX_BATCH_ITEMS', DEFAULT_LIMITS.batchItems, 1, 1024),
     queryDepth: read.integer('MAX_QUERY_DEPTH', DEFAULT_LIMITS.queryDepth, 2, 100),
     queryFields: read.integer('MAX_QUERY_FIELDS', DEFAULT_LIMITS.queryFields, 1, 100_000),
+    queryTokens: read.integer('MAX_QUERY_TOKENS', DEFAULT_LIMITS.queryTokens, 100, 10_000_000),
   };
   const imageStore: ImageStoreConfig = {
     maxBytes: read.integer('IMAGE_STORE_MAX_BYTES', DEFAULT_SERVER.imageStoreBytes, 1, 64 * 1024 * MIB),

@@ -17,6 +17,7 @@ export const DEFAULT_LIMITS = {
   batchItems: 32,
   queryDepth: 10,
   queryFields: 200,
+  queryTokens: 20_000,
 } as const;
 
 /** Server settings when nothing else is configured. */

@@ -32,7 +32,12 @@ export function bodyErrorHandler(maxBytes: number, send: ErrorSender, badRequest
       return;
     }
     const status = typeof error?.status === 'number' ? error.status : typeof error?.statusCode === 'number' ? error.statusCode : 500;
-    if (status === 413) {
+    const tooManyFiles = /max file uploads exceeded/.test(String(error?.message));
+    if (status === 413 && tooManyFiles) {
+      // graphql-upload reports too many files as 413 too; it is not about size, so say what is wrong.
+      const maxFiles = Number.parseInt(String(error.message), 10);
+      send(res, 400, ErrorCode.BAD_USER_INPUT, `Expected at most ${maxFiles} files in one multipart request`, { maxFiles });
+    } else if (status === 413) {
       send(res, 413, ErrorCode.PAYLOAD_TOO_LARGE, tooLargeMessage(maxBytes), { maxBytes });
     } else if (status >= 400 && status < 500 && error?.expose !== false) {
       const message = error?.type === 'entity.parse.failed' ? `The request body is not valid JSON: ${error.message}` : String(error?.message ?? 'Bad request');

@@ -59,6 +59,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     schema: await buildGatewaySchema(),
     introspection: config.introspection,
     csrfPrevention: { requestHeaders: PREFLIGHT_HEADERS },
+    parseOptions: { maxTokens: limits.queryTokens },
     includeStacktraceInErrorResponses: !config.production,
     // src/main.ts owns SIGTERM/SIGINT: drain, stop the workers, then exit.
     stopOnTerminationSignals: false,

@@ -4,6 +4,9 @@ import type { PipelineOptions } from '../blip/pipeline.ts';
 import { BlipWorker } from '../blip/worker/blip-worker.ts';
 import { ErrorCode, ServiceError, UnreachableCaseError } from '../errors.ts';
 import { closestNames } from './closest-names.ts';
+
+/** Longer names cannot be variant names or aliases; they are refused without computing suggestions. */
+const MAX_NAME_LENGTH = 200;
 import { prepareEmbeddedVariant, type PrepareEvent } from './embedded-variant.ts';
 import { refreshInstallation, scanRegistry, type RegistryEntry } from './repository.ts';
 import { chooseEvictions } from './memory-budget.ts';
@@ -476,6 +479,12 @@ export class FileModelRegistry implements ManagedRegistry {
   private named(nameOrAlias: string): Variant {
     const variant = this.byName.get(nameOrAlias);
     if (variant) return variant;
+    if (nameOrAlias.length > MAX_NAME_LENGTH) {
+      // No suggestions and no echo: edit distances against a megabyte-long name would stall the server.
+      throw new ServiceError(ErrorCode.MODEL_NOT_FOUND, `Unknown model (a name of ${nameOrAlias.length} characters; names are at most ${MAX_NAME_LENGTH})`, {
+        details: { suggestions: [] },
+      });
+    }
     const suggestions = closestNames(nameOrAlias, [...this.byName.keys()].sort());
     throw new ServiceError(
       ErrorCode.MODEL_NOT_FOUND,

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
         batchItems: 32,
         queryDepth: 10,
         queryFields: 200,
+        queryTokens: 20_000,
       },
       imageStore: { maxBytes: 256 * 1024 * 1024, maxImages: 1000, ttlMs: 600_000 },
       imageFetch: { allowedHosts: [], timeoutMs: 10_000, allowPrivateAddresses: false },
