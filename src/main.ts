@@ -66,6 +66,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       queueDepths: () => inference.queueDepths(),
       variants: () => registry.list(),
       countTokens: createTokenCounter((variant) => registry.find(variant)?.directory),
+      embeddingCacheBytes: async () => {
+        const entries = await Promise.all(
+          registry.readyWorkers().map(async ({ name, worker }) => [name, await worker.stats().then((s) => s.cache.bytes, () => 0)] as const),
+        );
+        return Object.fromEntries(entries);
+      },
     });
     for (const name of config.models.preload) await registry.load(name);
     const images = new ImageStore(config.imageStore);

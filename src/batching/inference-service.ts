@@ -223,6 +223,7 @@ async function runBatch(
           sequence: result.value.sequence,
           variant,
           batchSize: result.value.batchSize ?? jobs.length,
+          cacheHit: result.value.cacheHit,
           timings: { ...timings, queueMs },
         });
       });

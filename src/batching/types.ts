@@ -33,6 +33,8 @@ export interface ServedResult {
   /** The variant's canonical name (even when the request used an alias). */
   variant: string;
   timings: Timings & { queueMs: number };
+  /** Whether the image embedding came from the worker's cache (the vision encoder did not run for this request). */
+  cacheHit: boolean;
   /** How many items shared the model pass that produced this result. */
   batchSize: number;
 }

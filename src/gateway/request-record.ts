@@ -12,6 +12,8 @@ export interface ServedItem {
   sequenceLength: number;
   /** The caption prompt, when there was one (its tokens are in `sequence` but were not generated). */
   prompt: string | undefined;
+  /** The image embedding came from the worker's cache. */
+  cacheHit: boolean;
 }
 
 /** One root field (or the REST call) of a request, as observed while it ran. */
@@ -51,7 +53,7 @@ export class RequestRecord {
     return {
       served(result: ServedResult, prompt?: string | null) {
         addVariant(result.variant);
-        record.served.push({ variant: result.variant, batchSize: result.batchSize, sequenceLength: result.sequence.length, prompt: prompt ?? undefined });
+        record.served.push({ variant: result.variant, batchSize: result.batchSize, sequenceLength: result.sequence.length, prompt: prompt ?? undefined, cacheHit: result.cacheHit });
       },
       failed(error: unknown) {
         record.codes.push(clientCodeOf(error));

@@ -10,6 +10,8 @@ export interface MetricsSources {
   variants(): VariantInfo[];
   /** Generated tokens of a served item (see token-counter.ts). */
   countTokens(item: ServedItem): Promise<number>;
+  /** Bytes held by each loaded variant's image-embedding cache. */
+  embeddingCacheBytes(): Promise<Record<string, number>>;
 }
 
 /** Seconds: from a cached 5 ms answer to a minute-long beam search on a large model. */
@@ -32,6 +34,7 @@ export class GatewayMetrics {
   private readonly loadSeconds: Histogram<'variant'>;
   private readonly loadFailures: Counter<'variant'>;
   private readonly tokens: Counter<'variant'>;
+  private readonly embeddingCache: Counter<'variant' | 'result'>;
   /** Token counts still being computed (tokenizing a prompt is asynchronous the first time). */
   private readonly pendingTokens = new Set<Promise<void>>();
 
@@ -50,6 +53,12 @@ export class GatewayMetrics {
     this.batchSize = new Histogram({ name: 'blip_batch_size', help: 'Requests per model pass handed to a variant', labelNames: ['variant'], buckets: BATCH_BUCKETS, registers });
     this.loadSeconds = new Histogram({ name: 'blip_model_load_seconds', help: 'Time to start a variant\'s worker and load its sessions', labelNames: ['variant'], buckets: LOAD_BUCKETS, registers });
     this.loadFailures = new Counter({ name: 'blip_model_load_failures_total', help: 'Failed variant loads', labelNames: ['variant'], registers });
+    this.embeddingCache = new Counter({
+      name: 'blip_embedding_cache_lookups_total',
+      help: 'Image-embedding cache lookups of served items, by variant and result (hit: the vision encoder did not run)',
+      labelNames: ['variant', 'result'],
+      registers,
+    });
     this.tokens = new Counter({ name: 'blip_tokens_generated_total', help: 'Tokens generated (sequence length minus [DEC] and the prompt)', labelNames: ['variant'], registers });
     new Gauge({
       name: 'blip_queue_depth',
@@ -69,6 +78,17 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const info of sources.variants()) if (info.installed) this.set({ variant: info.name }, info.state === 'ready' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'blip_embedding_cache_bytes',
+      help: "Bytes held by each loaded variant's image-embedding cache",
+      labelNames: ['variant'],
+      registers,
+      async collect() {
+        const bytes = await sources.embeddingCacheBytes();
+        this.reset();
+        for (const [variant, value] of Object.entries(bytes)) this.set({ variant }, value);
       },
     });
     new Gauge({
@@ -100,6 +120,7 @@ export class GatewayMetrics {
       this.duration.observe(labels, op.durationMs / 1000);
       for (const code of op.codes) this.errors.inc({ operation: op.operation, code });
       for (const item of op.served) {
+        this.embeddingCache.inc({ variant: item.variant, result: item.cacheHit ? 'hit' : 'miss' });
         const counting: Promise<void> = this.sources
           .countTokens(item)
           .then((count) => this.tokens.inc({ variant: item.variant }, count))

@@ -109,6 +109,11 @@ export class FileModelRegistry implements ManagedRegistry {
     return this.variants.map((variant) => this.info(variant));
   }
 
+  /** The workers of the variants that are ready now; loads nothing (for metrics that ask workers for statistics). */
+  readyWorkers(): Array<{ name: string; worker: BlipWorker }> {
+    return this.variants.flatMap((variant) => (variant.slot.state === 'ready' ? [{ name: variant.entry.config.name, worker: variant.slot.worker }] : []));
+  }
+
   find(nameOrAlias: string): VariantInfo | undefined {
     const variant = this.byName.get(nameOrAlias);
     return variant && this.info(variant);

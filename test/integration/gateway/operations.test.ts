@@ -106,6 +106,12 @@ describe('operations: metrics, request logs, readiness, security headers', () =>
     expect(m.get(`blip_model_loaded{${cap}}`)).toBe(1);
     expect(m.get('blip_models_loaded')).toBe(2);
     expect(m.get(`blip_queue_depth{${cap}}`)).toBe(0);
+    // Image embeddings: the two captions miss; the batch item and REST repeat the first image and hit. The answer
+    // runs on another variant, with its own cache.
+    expect(m.get(`blip_embedding_cache_lookups_total{result="miss",${cap}}`)).toBe(2);
+    expect(m.get(`blip_embedding_cache_lookups_total{result="hit",${cap}}`)).toBe(2);
+    expect(m.get(`blip_embedding_cache_lookups_total{result="miss",variant="${vqaModel}"}`)).toBe(1);
+    expect(m.get(`blip_embedding_cache_bytes{${cap}}`)).toBeGreaterThan(0);
     // Generated tokens: each sequence minus [DEC] (no prompts here); REST repeated the first caption's request.
     const generated = (sequence: readonly number[]) => sequence.length - 1;
     const batchItem = batch.body.data!.captionBatch[0]!;
