@@ -114,7 +114,7 @@ export function byPath(errors: readonly GraphQLFormattedError[] | undefined): Gr
 
 // Private.
 
-async function copyShippedRegistry(target: string): Promise<void> {
+export async function copyShippedRegistry(target: string): Promise<void> {
   const source = join(REPO_ROOT, 'registry');
   for (const entry of await readdir(source, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
