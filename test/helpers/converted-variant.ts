@@ -3,7 +3,7 @@ import { BlipModel } from '../../src/blip/blip-model.ts';
 import { BlipPipeline } from '../../src/blip/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { readManifest } from '../../src/variant/manifest.ts';
-import { convertFixture, type TempVariant } from './fixtures.ts';
+import { CAPTION_CHECKPOINT, VQA_CHECKPOINT, convertFixture, type TempVariant } from './fixtures.ts';
 
 export interface ConvertedVariant {
   readonly model: BlipModel;
@@ -38,6 +38,32 @@ export function useConvertedVariant(checkpoint: string, weights: 'safetensors' |
     },
     get pipeline() {
       return loaded(pipeline);
+    },
+  };
+}
+
+/** For the enclosing `describe`: both tiny fixture checkpoints converted to variant folders (paths via the getters). */
+export function useFixtureVariantDirs(): { readonly caption: string; readonly vqa: string } {
+  let caption: TempVariant | undefined;
+  let vqa: TempVariant | undefined;
+  beforeAll(async () => {
+    caption = await convertFixture(CAPTION_CHECKPOINT);
+    vqa = await convertFixture(VQA_CHECKPOINT);
+  });
+  afterAll(async () => {
+    await caption?.cleanup();
+    await vqa?.cleanup();
+  });
+  const dirOf = (variant: TempVariant | undefined): string => {
+    if (!variant) throw new Error('the fixture variants are not converted yet (use them inside tests)');
+    return variant.dir;
+  };
+  return {
+    get caption() {
+      return dirOf(caption);
+    },
+    get vqa() {
+      return dirOf(vqa);
     },
   };
 }

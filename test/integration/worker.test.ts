@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BlipWorker } from '../../src/blip/worker/blip-worker.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import type { ItemResult } from '../../src/blip/pipeline.ts';
-import { CAPTION_CHECKPOINT, IMAGE_NAMES, IMAGES, VQA_CHECKPOINT, convertFixture, readImage, readJson, withoutPadding, type TempVariant } from '../helpers/fixtures.ts';
+import { CAPTION_CHECKPOINT, IMAGE_NAMES, IMAGES, VQA_CHECKPOINT, readImage, readJson, withoutPadding } from '../helpers/fixtures.ts';
 import { createRandom } from '../unit/generation/fake-decoder.ts';
+import { useFixtureVariantDirs } from '../helpers/converted-variant.ts';
 
 const run = promisify(execFile);
 const CLI = new URL('../../bin/blip-gateway.mjs', import.meta.url).pathname;
@@ -33,19 +34,10 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('inference in a worker thread', () => {
-  let caption: TempVariant;
-  let vqa: TempVariant;
-  beforeAll(async () => {
-    caption = await convertFixture(CAPTION_CHECKPOINT);
-    vqa = await convertFixture(VQA_CHECKPOINT);
-  });
-  afterAll(async () => {
-    await caption?.cleanup();
-    await vqa?.cleanup();
-  });
+  const variants = useFixtureVariantDirs();
 
   it('captions in the worker exactly as transformers does, and the image buffers are transferred, not copied', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const c = captionCases.find((x) => x.name === 'batch3_greedy_noprompt');
       const images = c.images.map((name: string) => readImage(name));
@@ -59,7 +51,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('keeps the event loop free while the worker computes', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const order: string[] = [];
       const items = Array.from({ length: 24 }, () => ({ image: readImage('shapes_400x300.jpg'), options: { maxNewTokens: 12, numBeams: 4 } }));
@@ -74,7 +66,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('fails requests in flight with INFERENCE_FAILED when the worker dies', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     const pending = worker.caption([{ image: readImage('shapes_400x300.jpg'), options: { maxNewTokens: 12, numBeams: 8 } }]);
     await worker.terminate();
     await expect(pending).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
@@ -82,7 +74,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('a worker killed mid-decode fails every request it holds, running and queued, with INFERENCE_FAILED', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 16 });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 16 });
     const running = worker.submit('caption', { image: readImage(IMAGE), options: WIDE });
     const queued = worker.submit('caption', { image: readImage(IMAGE), options: { maxNewTokens: 3 } });
     await until(async () => (await worker.stats()).running === 1, 'the first request to run');
@@ -93,7 +85,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('captions arriving at random times, with prompts of different lengths, greedy and beams, equal their single runs', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const random = createRandom(2024);
       const prompts = [undefined, 'a picture of', 'a blue picture of the big'];
@@ -124,7 +116,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('questions of different lengths arriving at random times equal their single runs', async () => {
-    const worker = await BlipWorker.start(vqa.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.vqa, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const random = createRandom(77);
       const questions = ['what color is the sky?', 'How many dogs are in the picture?', 'is there a Café near the tower?', 'why?'];
@@ -152,7 +144,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('a request admitted mid-decode of another joins its batch and finishes first', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const [wideAlone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const [shortAlone] = (await worker.caption([{ image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } }])).map(sequenceOf);
@@ -171,7 +163,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('deadlines: a request expires in the queue or mid-decode with DEADLINE_EXCEEDED; the others complete normally', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
     try {
       const [alone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const long = { maxNewTokens: 60, minNewTokens: 60 };
@@ -199,7 +191,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('cancelling one item of a batch (its AbortSignal) settles it at once and drops its rows from the worker batch', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
     try {
       const [alone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const controller = new AbortController();
@@ -222,7 +214,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('answers a second question about an image without running the vision encoder again (counters in stats)', async () => {
-    const worker = await BlipWorker.start(vqa.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, embeddingCacheBytes: 4096 });
+    const worker = await BlipWorker.start(variants.vqa, { imageLimits: DEFAULT_IMAGE_LIMITS, embeddingCacheBytes: 4096 });
     try {
       const [first] = await worker.answer([{ image: readImage(IMAGE), question: 'what color is the sky?' }]);
       const [second] = await worker.answer([{ image: readImage(IMAGE), question: 'How many dogs are in the picture?' }]);
@@ -239,7 +231,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('refuses the other task for the whole call, as before', async () => {
-    const worker = await BlipWorker.start(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       await expect(worker.answer([{ image: readImage(IMAGE), question: 'why?' }])).rejects.toMatchObject({ code: 'WRONG_TASK' });
       await expect(worker.submit('answer', { image: readImage(IMAGE), question: 'why?' })).rejects.toMatchObject({ code: 'WRONG_TASK' });
@@ -257,19 +249,19 @@ describe('inference in a worker thread', () => {
 
   it('CLI caption --json prints exactly one object with the reference sequence', async () => {
     const c = captionCases.find((x) => x.name === 'greedy_prompt_4');
-    const { stdout } = await run(process.execPath, [CLI, 'caption', caption.dir, join(IMAGES, c.images[0]), '--prompt', c.prompt, '--max-new-tokens', '12', '--json']);
+    const { stdout } = await run(process.execPath, [CLI, 'caption', variants.caption, join(IMAGES, c.images[0]), '--prompt', c.prompt, '--max-new-tokens', '12', '--json']);
     expect(JSON.parse(stdout)).toEqual({ text: c.output_text[0], sequence: withoutPadding(c.output_ids[0]) });
     expect(stdout.trim().split('\n')).toHaveLength(1);
   });
 
   it('CLI answer --json with beam search', async () => {
     const c = vqaCases.find((x) => x.name === 'beam3_single_0');
-    const { stdout } = await run(process.execPath, [CLI, 'answer', vqa.dir, join(IMAGES, c.images[0]), c.questions[0], '--max-new-tokens', '8', '--num-beams', '3', '--json']);
+    const { stdout } = await run(process.execPath, [CLI, 'answer', variants.vqa, join(IMAGES, c.images[0]), c.questions[0], '--max-new-tokens', '8', '--num-beams', '3', '--json']);
     expect(JSON.parse(stdout)).toEqual({ text: c.answer_text[0], sequence: withoutPadding(c.answer_ids[0]) });
   });
 
   it('CLI reports a bad image with its error code and a non-zero exit', async () => {
-    const failure = await run(process.execPath, [CLI, 'caption', caption.dir, join(CAPTION_CHECKPOINT, 'config.json')]).catch((e) => e);
+    const failure = await run(process.execPath, [CLI, 'caption', variants.caption, join(CAPTION_CHECKPOINT, 'config.json')]).catch((e) => e);
     expect(failure.code).toBe(1);
     expect(failure.stderr).toMatch(/UNSUPPORTED_IMAGE_FORMAT|IMAGE_DECODE_FAILED/);
   });

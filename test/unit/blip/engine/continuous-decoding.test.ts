@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BlipModel } from '../../../../src/blip/blip-model.ts';
 import type { CrossContext } from '../../../../src/blip/cross-context.ts';
 import { generate, GenerationSession, resolveGenerationOptions, type GenerationOptions, type GenerationRequest } from '../../../../src/blip/generation/generate.ts';
@@ -8,7 +8,8 @@ import { decodeImage } from '../../../../src/image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../../../src/config/defaults.ts';
 import { readManifest, type VariantManifest } from '../../../../src/variant/manifest.ts';
 import { createRandom } from '../../generation/fake-decoder.ts';
-import { CAPTION_CHECKPOINT, IMAGE_NAMES, VQA_CHECKPOINT, convertFixture, maxAbsDiff, readImage, type TempVariant } from '../../../helpers/fixtures.ts';
+import { IMAGE_NAMES, maxAbsDiff, readImage } from '../../../helpers/fixtures.ts';
+import { useFixtureVariantDirs } from '../../../helpers/converted-variant.ts';
 
 /**
  * Continuous batching on the real decoder graph (tiny fixture models): requests that join a running decoding at
@@ -78,20 +79,11 @@ async function runAlone(model: BlipModel, manifest: VariantManifest, contexts: r
 }
 
 describe('continuous batching on the decoder graph', () => {
-  let caption: TempVariant;
-  let vqa: TempVariant;
-  beforeAll(async () => {
-    caption = await convertFixture(CAPTION_CHECKPOINT);
-    vqa = await convertFixture(VQA_CHECKPOINT);
-  });
-  afterAll(async () => {
-    await caption?.cleanup();
-    await vqa?.cleanup();
-  });
+  const variants = useFixtureVariantDirs();
 
   it('captioning: staggered joins, mixed prompt lengths, greedy and beams: every request equals its run alone', async () => {
-    const manifest = await readManifest(caption.dir);
-    const model = await BlipModel.load(caption.dir, manifest);
+    const manifest = await readManifest(variants.caption);
+    const model = await BlipModel.load(variants.caption, manifest);
     try {
       const { contexts } = await imageContexts(model, manifest);
       for (const seed of [1, 2, 3]) {
@@ -107,8 +99,8 @@ describe('continuous batching on the decoder graph', () => {
   });
 
   it('cuts cache columns of rows that left: a long stream of overlapping requests keeps a short cache', async () => {
-    const manifest = await readManifest(caption.dir);
-    const model = await BlipModel.load(caption.dir, manifest);
+    const manifest = await readManifest(variants.caption);
+    const model = await BlipModel.load(variants.caption, manifest);
     try {
       const { contexts } = await imageContexts(model, manifest);
       const { bos } = manifest.tokenizer.ids;
@@ -130,8 +122,8 @@ describe('continuous batching on the decoder graph', () => {
   });
 
   it('VQA: questions of different lengths join at different steps and equal their runs alone', async () => {
-    const manifest = await readManifest(vqa.dir);
-    const model = await BlipModel.load(vqa.dir, manifest);
+    const manifest = await readManifest(variants.vqa);
+    const model = await BlipModel.load(variants.vqa, manifest);
     try {
       const { embeds } = await imageContexts(model, manifest);
       const perImage = embeds.length / IMAGE_NAMES.length;
@@ -158,8 +150,8 @@ describe('continuous batching on the decoder graph', () => {
   });
 
   it('an admitted row gets the logits it gets alone (within float tolerance), whatever the running rows hold', async () => {
-    const manifest = await readManifest(caption.dir);
-    const model = await BlipModel.load(caption.dir, manifest);
+    const manifest = await readManifest(variants.caption);
+    const model = await BlipModel.load(variants.caption, manifest);
     try {
       const { contexts } = await imageContexts(model, manifest);
       const { bos } = manifest.tokenizer.ids;

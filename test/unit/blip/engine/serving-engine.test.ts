@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BlipPipeline, type CaptionItem, type ItemResult, type PipelineOptions } from '../../../../src/blip/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../../../src/config/defaults.ts';
-import { CAPTION_CHECKPOINT, IMAGE_NAMES, VQA_CHECKPOINT, convertFixture, readImage, type TempVariant } from '../../../helpers/fixtures.ts';
+import { IMAGE_NAMES, readImage } from '../../../helpers/fixtures.ts';
+import { useFixtureVariantDirs } from '../../../helpers/converted-variant.ts';
 
 /**
  * The serving engine in-process (BlipPipeline over the tiny fixture models, real ONNX sessions): deadlines and
@@ -37,19 +38,10 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('serving engine', () => {
-  let caption: TempVariant;
-  let vqa: TempVariant;
-  beforeAll(async () => {
-    caption = await convertFixture(CAPTION_CHECKPOINT);
-    vqa = await convertFixture(VQA_CHECKPOINT);
-  });
-  afterAll(async () => {
-    await caption?.cleanup();
-    await vqa?.cleanup();
-  });
+  const variants = useFixtureVariantDirs();
 
   it('a request past its deadline leaves from the queue or mid-decode; the others get their normal results', async () => {
-    const pipeline = await load(caption.dir, { maxRows: 64 });
+    const pipeline = await load(variants.caption, { maxRows: 64 });
     try {
       const runners = [0, 1, 2].map(() => ({ image: readImage(IMAGE), options: WIDE }));
       const alone = (await pipeline.caption(runners.slice(0, 1))).map(sequenceOf);
@@ -78,7 +70,7 @@ describe('serving engine', () => {
   });
 
   it('a cancelled request leaves its batch at the next step', async () => {
-    const pipeline = await load(caption.dir, { maxRows: 64 });
+    const pipeline = await load(variants.caption, { maxRows: 64 });
     try {
       const [alone] = (await pipeline.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const pending = [0, 1, 2].map(() => pipeline.submit('caption', { image: readImage(IMAGE), options: WIDE }));
@@ -100,8 +92,8 @@ describe('serving engine', () => {
   });
 
   it('runs the vision encoder once per image: a second question hits the cache; small caches evict by bytes', async () => {
-    const pipeline = await load(vqa.dir);
-    const uncached = await load(vqa.dir, { embeddingCacheBytes: 0 });
+    const pipeline = await load(variants.vqa);
+    const uncached = await load(variants.vqa, { embeddingCacheBytes: 0 });
     try {
       const [first] = await pipeline.answer([{ image: readImage(IMAGE), question: 'what color is the sky?' }]);
       const [second] = await pipeline.answer([{ image: readImage(IMAGE), question: 'How many dogs are in the picture?' }]);
@@ -121,7 +113,7 @@ describe('serving engine', () => {
     }
 
     // The tiny model's embedding is 17 × 32 floats = 2176 bytes: a 3000-byte cache holds one.
-    const small = await load(vqa.dir, { embeddingCacheBytes: 3000 });
+    const small = await load(variants.vqa, { embeddingCacheBytes: 3000 });
     try {
       const ask = async (image: string) => (await small.answer([{ image: readImage(image), question: 'what color is the sky?' }]))[0];
       expect(await ask(IMAGE_NAMES[0])).toMatchObject({ value: { cacheHit: false } });
@@ -135,7 +127,7 @@ describe('serving engine', () => {
   });
 
   it('captions of one image admitted while it is being captioned share its context', async () => {
-    const pipeline = await load(caption.dir);
+    const pipeline = await load(variants.caption);
     try {
       const [alone] = (await pipeline.caption([{ image: readImage(IMAGE_NAMES[2]), options: LONG }])).map(sequenceOf);
       const results = await pipeline.caption([0, 1, 2].map(() => ({ image: readImage(IMAGE_NAMES[2]), options: LONG })));
@@ -147,7 +139,7 @@ describe('serving engine', () => {
   });
 
   it('bounds the running batch in rows, beams included; a request wider than the bound runs alone', async () => {
-    const pipeline = await load(caption.dir, { maxRows: 4 });
+    const pipeline = await load(variants.caption, { maxRows: 4 });
     try {
       const items = IMAGE_NAMES.map((name, i) => ({ image: readImage(name), options: { maxNewTokens: 10, numBeams: 1 + (i % 3) } }));
       const results = await pipeline.caption([...items, { image: readImage(IMAGE), options: { maxNewTokens: 3, numBeams: 6 } }]);
@@ -162,7 +154,7 @@ describe('serving engine', () => {
   });
 
   it('reports queue, preprocessing, encoder and decoder time; a bad item fails alone; a wrong task is a result', async () => {
-    const pipeline = await load(caption.dir, { maxRows: 16 });
+    const pipeline = await load(variants.caption, { maxRows: 16 });
     try {
       const [wide, late] = await Promise.all([
         pipeline.submit('caption', { image: readImage(IMAGE), options: WIDE }),
@@ -180,7 +172,7 @@ describe('serving engine', () => {
       expect(mixed[1]).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_IMAGE_FORMAT' } });
       expect(await pipeline.submit('answer', { image: readImage(IMAGE), question: 'why?' })).toMatchObject({ ok: false, error: { code: 'WRONG_TASK' } });
       await expect(pipeline.answer([{ image: readImage(IMAGE), question: 'why?' }])).rejects.toMatchObject({ code: 'WRONG_TASK' });
-      await expect(BlipPipeline.load(caption.dir, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 0 })).rejects.toThrow(
+      await expect(BlipPipeline.load(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 0 })).rejects.toThrow(
         'Expected a positive integer for maxRows but received 0',
       );
     } finally {
