@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BlipPipeline, type ItemResult } from '../../src/blip/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
+import { createModelRegistry } from '../../src/registry/model-registry.ts';
 import { datasetScene, type Scene } from '../scenes/index.ts';
 import { SHAPE_COLORS, SHAPE_KINDS } from '../scenes/vocabulary.ts';
 
@@ -30,6 +31,11 @@ const { values: args } = parseArgs({
 const count = Number(args.count);
 const seed = Number(args.seed);
 const BATCH = 16;
+
+// The demo variants are converted at server start-up; convert them here too when this runs on a fresh clone.
+const registry = await createModelRegistry({ root: join(REPO, 'registry'), repoRoot: REPO, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+await registry.prepareEmbedded();
+await registry.close();
 
 const scenes: Scene[] = [];
 for (let i = 0; i < count; i++) scenes.push(await datasetScene(seed, i));
@@ -74,7 +80,8 @@ let truePairs = 0;
 let background = 0;
 let exact = 0;
 scenes.forEach((scene, i) => {
-  const words = captions[i].split(/\s+/);
+  // Words as the training tool's evaluate.py takes them: runs of letters (commas and periods are not part of words).
+  const words = captions[i].toLowerCase().match(/[a-z]+/g) ?? [];
   const text = ` ${words.join(' ')} `;
   for (const shape of scene.spec.shapes) {
     objects++;

@@ -93,7 +93,7 @@ describe('hostile corpus: one server, every hostile case, good requests unaffect
   const requestError = (message: unknown, extensions: Record<string, unknown>, locations?: unknown) => ({
     errors: [{ message, ...(locations ? { locations } : {}), extensions }],
   });
-  const validCaption = { data: { caption: { caption: expect.any(String), model: 'blip-tiny', batchSize: expect.any(Number), sequence: expect.any(Array), timings: expect.any(Object) } } };
+  const validCaption = { data: { caption: { caption: expect.any(String), model: 'blip-demo', batchSize: expect.any(Number), sequence: expect.any(Array), timings: expect.any(Object) } } };
 
   const caption = (input: object) => t.postGraphQL({ query: print(CaptionDocument), variables: { input } });
   const answer = (input: object) => t.postGraphQL({ query: print(AnswerDocument), variables: { input } });
@@ -268,11 +268,11 @@ describe('hostile corpus: one server, every hostile case, good requests unaffect
     });
     cases.push({
       name: 'a VQA variant asked to caption',
-      send: () => caption({ image: goodImage, model: 'blip-tiny-vqa' }),
+      send: () => caption({ image: goodImage, model: 'blip-demo-vqa' }),
       status: 200,
       body: single('caption', {
-        message: 'Model "blip-tiny-vqa" is a vqa model and cannot caption images; use a caption model such as "blip-tiny"',
-        extensions: { code: 'WRONG_TASK', model: 'blip-tiny-vqa', task: 'vqa', requestedTask: 'caption' },
+        message: 'Model "blip-demo-vqa" is a vqa model and cannot caption images; use a caption model such as "blip-demo"',
+        extensions: { code: 'WRONG_TASK', model: 'blip-demo-vqa', task: 'vqa', requestedTask: 'caption' },
       }),
     });
     cases.push({
@@ -296,7 +296,7 @@ describe('hostile corpus: one server, every hostile case, good requests unaffect
       status: 200,
       // The BERT normaliser drops control characters, so the model sees an empty question; the gateway only refuses
       // questions that are empty after trimming whitespace, so this is answered (see test/hostile/README.md).
-      body: { data: { answer: { answer: expect.any(String), model: 'blip-tiny-vqa', batchSize: expect.any(Number), sequence: expect.any(Array), timings: expect.any(Object) } } },
+      body: { data: { answer: { answer: expect.any(String), model: 'blip-demo-vqa', batchSize: expect.any(Number), sequence: expect.any(Array), timings: expect.any(Object) } } },
     });
     cases.push({
       name: 'a NUL-filled question over the char limit (1000 NULs)',
@@ -346,7 +346,7 @@ describe('hostile corpus: one server, every hostile case, good requests unaffect
         }),
       status: 200,
       body: {
-        data: { captionBatch: [{ caption: expect.any(String), model: 'blip-tiny', batchSize: expect.any(Number), sequence: expect.any(Array) }, null, null, null] },
+        data: { captionBatch: [{ caption: expect.any(String), model: 'blip-demo', batchSize: expect.any(Number), sequence: expect.any(Array) }, null, null, null] },
         errors: expect.arrayContaining(
           [
             [1, unsupported('a PDF document')],
@@ -412,8 +412,8 @@ describe('hostile corpus: one server, every hostile case, good requests unaffect
     expect(models.find((m) => m.name === BROKEN_VARIANT)).toMatchObject({ state: 'FAILED', loadError: { code: 'MODEL_LOAD_FAILED' } });
     const defaults = models.filter((m) => m.isDefault);
     expect(defaults.map((m) => [m.name, m.state]).sort()).toEqual([
-      ['blip-tiny', 'READY'],
-      ['blip-tiny-vqa', 'READY'],
+      ['blip-demo', 'READY'],
+      ['blip-demo-vqa', 'READY'],
     ]);
   });
 });

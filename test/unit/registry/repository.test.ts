@@ -134,9 +134,11 @@ describe('the committed registry/', () => {
     const variants = registry.list();
     expect(variants.map((v) => [v.name, v.task, v.isDefault, v.source])).toEqual([
       ['blip-base', 'caption', false, 'Salesforce/blip-image-captioning-base'],
+      ['blip-demo', 'caption', true, 'models/blip-demo'],
+      ['blip-demo-vqa', 'vqa', true, 'models/blip-demo-vqa'],
       ['blip-large', 'caption', false, 'Salesforce/blip-image-captioning-large'],
-      ['blip-tiny', 'caption', true, 'test/fixtures/blip-tiny/caption'],
-      ['blip-tiny-vqa', 'vqa', true, 'test/fixtures/blip-tiny/vqa'],
+      ['blip-tiny', 'caption', false, 'test/fixtures/blip-tiny/caption'],
+      ['blip-tiny-vqa', 'vqa', false, 'test/fixtures/blip-tiny/vqa'],
       ['blip-vqa-base', 'vqa', false, 'Salesforce/blip-vqa-base'],
       ['blip-vqa-capfilt-large', 'vqa', false, 'Salesforce/blip-vqa-capfilt-large'],
     ]);
@@ -156,7 +158,7 @@ describe('the committed registry/', () => {
       await registry.prepareEmbedded();
       const caption = registry.resolve(undefined, 'caption');
       const vqa = registry.resolve(undefined, 'vqa');
-      expect([caption.name, vqa.name]).toEqual(['blip-tiny', 'blip-tiny-vqa']);
+      expect([caption.name, vqa.name]).toEqual(['blip-demo', 'blip-demo-vqa']);
       const image = () => new Uint8Array(readFileSync(join(REPO_ROOT, 'test/fixtures/blip-tiny/images/gray_33x33.png')));
       const [captioned] = await (await registry.acquire(caption.name)).caption([{ image: image(), options: { maxNewTokens: 3 } }]);
       const [answered] = await (await registry.acquire(vqa.name)).answer([{ image: image(), question: 'what color?', options: { maxNewTokens: 3 } }]);
