@@ -81,7 +81,7 @@ let background = 0;
 let exact = 0;
 scenes.forEach((scene, i) => {
   // Words as the training tool's evaluate.py takes them: runs of letters (commas and periods are not part of words).
-  const words = captions[i].toLowerCase().match(/[a-z]+/g) ?? [];
+  const words: string[] = captions[i].toLowerCase().match(/[a-z]+/g) ?? [];
   const text = ` ${words.join(' ')} `;
   for (const shape of scene.spec.shapes) {
     objects++;
