@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { AnswerItem, CaptionItem, ItemResult } from '../blip/pipeline.ts';
+import type { AnswerItem, CaptionItem } from '../blip/pipeline.ts';
 import { deserializeError } from '../blip/pipeline.ts';
 import { deadlineError as workerDeadlineError } from '../blip/results.ts';
 import type { WorkerSubmission } from '../blip/worker/blip-worker.ts';

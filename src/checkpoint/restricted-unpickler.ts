@@ -44,8 +44,6 @@ export function unpickle(bytes: Uint8Array, policy: UnpicklePolicy, file: string
   return new Unpickler(bytes, policy, file, what).run();
 }
 
-const MARK = Symbol('mark');
-
 // Private: one run over one pickle.
 class Unpickler {
   readonly #bytes: Uint8Array;

@@ -52,26 +52,14 @@ export async function createTempRegistry(): Promise<TempRegistry> {
 
 /** A valid variant.json for an official checkpoint; `extra` overrides or adds fields. */
 export function officialVariant(name: string, task: 'caption' | 'vqa', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name,
-    aliases: [],
-    task,
-    description: `${name} for tests`,
-    default: false,
-    source: { huggingFace: `Salesforce/${name}` },
-    ...extra,
-  };
+  return variantJson(name, task, { huggingFace: `Salesforce/${name}` }, extra);
 }
 
 /** A valid variant.json for an embedded fixture checkpoint (converted by prepareEmbedded). */
 export function embeddedVariant(name: string, task: 'caption' | 'vqa', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name,
-    aliases: [],
-    task,
-    description: `${name} for tests`,
-    default: false,
-    source: { checkpoint: `checkpoints/${task}`, embedded: true },
-    ...extra,
-  };
+  return variantJson(name, task, { checkpoint: `checkpoints/${task}`, embedded: true }, extra);
+}
+
+function variantJson(name: string, task: 'caption' | 'vqa', source: unknown, extra: Record<string, unknown>): Record<string, unknown> {
+  return { name, aliases: [], task, description: `${name} for tests`, default: false, source, ...extra };
 }

@@ -39,7 +39,6 @@ const config = args.large ? 'blip-image-captioning-large' : 'blip-image-captioni
 const cacheDir = resolve(args.cache ?? join(tmpdir(), 'blip-gateway-bench'));
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
-const image = new Uint8Array(await readFile(join(REPO, 'test/fixtures/blip-tiny/images/shapes_400x300.jpg')));
 const modelDir = await buildModel();
 const manifest = await readManifest(modelDir);
 

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlipModel } from '../../../../src/blip/blip-model.ts';
 import type { CrossContext } from '../../../../src/blip/cross-context.ts';
