@@ -62,9 +62,16 @@ export function isPrivateAddress(address: string): boolean {
 
 /** Resolves `host` (a name or an address literal) and returns the private addresses among its addresses. */
 export async function privateAddressesOf(host: string, resolve: (host: string) => Promise<string[]> = resolveAll): Promise<string[]> {
+  return (await addressesOf(host, resolve)).filter(isPrivateAddress);
+}
+
+/**
+ * Every address of `host`: an address literal is itself (brackets removed), a name is resolved once. A caller that
+ * checks these addresses must also connect to exactly these, not resolve the name again (DNS rebinding).
+ */
+export async function addressesOf(host: string, resolve: (host: string) => Promise<string[]> = resolveAll): Promise<string[]> {
   const bare = host.replace(/^\[|\]$/g, '');
-  const addresses = isIP(bare) ? [bare] : await resolve(bare);
-  return addresses.filter(isPrivateAddress);
+  return isIP(bare) ? [bare] : resolve(bare);
 }
 
 async function resolveAll(host: string): Promise<string[]> {

@@ -1,5 +1,8 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import { ErrorCode, ServiceError } from '../errors.ts';
-import { privateAddressesOf } from './address-check.ts';
+import { addressesOf, isPrivateAddress } from './address-check.ts';
 import { readStreamLimited } from './read-stream.ts';
 
 export interface ImageFetchOptions {
@@ -9,7 +12,7 @@ export interface ImageFetchOptions {
   maxBytes: number;
   /** Also fetch from private, loopback and link-local addresses (default false: refused after DNS resolution). */
   allowPrivateAddresses?: boolean;
-  /** How host names are resolved for the private-address check (tests); default: the system resolver, every address. */
+  /** How host names are resolved, for the private-address check and the connection (tests); default: the system resolver, every address. */
   resolveHost?: (host: string) => Promise<string[]>;
 }
 
@@ -31,34 +34,41 @@ export async function fetchImage(url: string, options: ImageFetchOptions): Promi
   const signal = AbortSignal.timeout(options.timeoutMs);
   let target = checkUrl(url, options.allowedHosts);
   for (let redirects = 0; ; redirects++) {
-    if (!options.allowPrivateAddresses) await refusePrivateTarget(target, options.resolveHost);
-    let response: Response;
+    const addresses = await resolveTarget(target, options);
+    let response: IncomingMessage;
     try {
-      response = await fetch(target, { redirect: 'manual', signal, headers: { accept: 'image/*' } });
+      response = await send(target, addresses, signal);
     } catch (cause) {
       const reason = signal.aborted ? `no answer within ${options.timeoutMs} ms` : (cause as Error).message;
       throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Could not fetch ${target.href}: ${reason}`, { cause, details: { field: 'image.url' } });
     }
-    if (response.status >= 300 && response.status < 400 && response.headers.has('location')) {
-      await response.body?.cancel();
+    const status = response.statusCode ?? 0;
+    const location = response.headers.location;
+    if (status >= 300 && status < 400 && location !== undefined) {
+      response.destroy();
       if (redirects >= MAX_REDIRECTS) {
         throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Could not fetch ${url}: more than ${MAX_REDIRECTS} redirects`, { details: { field: 'image.url' } });
       }
-      target = checkUrl(new URL(response.headers.get('location') as string, target).href, options.allowedHosts);
+      target = checkUrl(new URL(location, target).href, options.allowedHosts);
       continue;
     }
-    if (!response.ok || response.body === null) {
-      await response.body?.cancel();
-      throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Could not fetch ${target.href}: HTTP ${response.status}`, { details: { field: 'image.url', status: response.status } });
+    // 204 and 205 have no body to read.
+    if (status < 200 || status > 299 || status === 204 || status === 205) {
+      response.destroy();
+      throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Could not fetch ${target.href}: HTTP ${status}`, { details: { field: 'image.url', status } });
     }
-    const length = Number(response.headers.get('content-length'));
+    const length = Number(response.headers['content-length']);
     if (Number.isFinite(length) && length > options.maxBytes) {
-      await response.body.cancel();
+      response.destroy();
       throw new ServiceError(ErrorCode.IMAGE_TOO_LARGE, `Expected an image of at most ${options.maxBytes} bytes but ${target.href} has ${length} bytes`, {
         details: { bytes: length, maxBytes: options.maxBytes },
       });
     }
-    return readStreamLimited(response.body as AsyncIterable<Uint8Array>, options.maxBytes, target.href);
+    try {
+      return await readStreamLimited(response, options.maxBytes, target.href);
+    } finally {
+      response.destroy();
+    }
   }
 }
 
@@ -68,20 +78,74 @@ export function isHostAllowed(host: string, allowedHosts: readonly string[]): bo
   return allowedHosts.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) && name.length > allowed.length - 1 : name === allowed));
 }
 
-// Private: an allow-listed name must not lead into the server's own network. Every address the name resolves to is
-// checked (a name with one public and one private address is refused), before the first request and every redirect.
-async function refusePrivateTarget(target: URL, resolveHost: ((host: string) => Promise<string[]>) | undefined): Promise<void> {
-  let blocked: string[];
+// Private: an allow-listed name must not lead into the server's own network. The name is resolved once and every
+// address is checked (a name with one public and one private address is refused), before the first request and every
+// redirect; the connection then goes to these addresses only (see `pinnedLookup`).
+async function resolveTarget(target: URL, options: ImageFetchOptions): Promise<string[]> {
+  let addresses: string[];
   try {
-    blocked = await privateAddressesOf(target.hostname, resolveHost);
+    addresses = await addressesOf(target.hostname, options.resolveHost);
+    if (addresses.length === 0) throw new Error(`no address for ${target.hostname}`);
   } catch (cause) {
     throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Could not fetch ${target.href}: cannot resolve ${target.hostname}`, { cause, details: { field: 'image.url', host: target.hostname } });
   }
-  if (blocked.length > 0) {
+  if (!options.allowPrivateAddresses && addresses.some(isPrivateAddress)) {
     throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Fetching images from ${target.hostname} is not allowed: it resolves to a private, loopback or link-local address`, {
       details: { field: 'image.url', host: target.hostname },
     });
   }
+  return addresses;
+}
+
+// Private: one GET to `target`, connected to `addresses` (already checked), without connection reuse. Settles with the
+// response head; the timeout then cuts off the body (the stream fails with the timeout as its error). Errors the
+// request reports after the head (a reset socket) reach the reader through the response.
+function send(target: URL, addresses: readonly string[], signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
+      agent: false,
+      headers: { accept: 'image/*' },
+      lookup: pinnedLookup(target.hostname.replace(/^\[|\]$/g, ''), addresses),
+    });
+    const abort = () => request.destroy(signal.reason as Error);
+    signal.addEventListener('abort', abort, { once: true });
+    request.on('error', (error) => {
+      signal.removeEventListener('abort', abort);
+      reject(error);
+    });
+    request.once('response', (response) => {
+      signal.removeEventListener('abort', abort);
+      const cut = () => response.destroy(signal.reason as Error);
+      signal.addEventListener('abort', cut, { once: true });
+      response.once('close', () => signal.removeEventListener('abort', cut));
+      resolve(response);
+    });
+    request.end();
+  });
+}
+
+// Private: the socket's name lookup, answering only with the addresses that were resolved and checked for this request
+// (an address literal is not looked up at all). The global fetch() resolved the name again after the check, so a DNS
+// server that rebinds could answer the check with a public address and the connection with 127.0.0.1 or
+// 169.254.169.254. Node asks for one address, or for all of them (`all`, e.g. for autoSelectFamily).
+function pinnedLookup(host: string, addresses: readonly string[]): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
+    const entries = addresses.map((address) => ({ address, family: isIP(address) })).filter((entry) => entry.family !== 0 && (family === 0 || entry.family === family));
+    process.nextTick(() => {
+      if (hostname !== host || entries.length === 0) {
+        callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }), '');
+      } else if (options.all) {
+        callback(null, entries);
+      } else {
+        callback(null, entries[0].address, entries[0].family);
+      }
+    });
+  };
 }
 
 // Private: http(s) only, no credentials in the URL, and an allow-listed host.

@@ -11,22 +11,19 @@ import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import sharp from 'sharp';
 import { BlipModel } from '../../src/blip/blip-model.ts';
 import { BlipPipeline } from '../../src/blip/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { convertCheckpoint, CONVERTER_VERSION } from '../../src/convert/convert-checkpoint.ts';
 import { startServer } from '../../src/main.ts';
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
 import { WeightFile } from '../../src/onnx/weight-file.ts';
 import { floatTensor, OnnxSession } from '../../src/runtime/onnx-session.ts';
 import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
+import { buildRandomModel, distinctImage, median, percentile, randomArray, REPO, round } from './common.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const TOKENS = 20;
 /** Every caption exactly TOKENS long (counting [DEC]), so that runs compare. */
 const forced = { minLength: TOKENS, maxLength: TOKENS };
@@ -39,7 +36,7 @@ const config = args.large ? 'blip-image-captioning-large' : 'blip-image-captioni
 const cacheDir = resolve(args.cache ?? join(tmpdir(), 'blip-gateway-bench'));
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
-const modelDir = await buildModel();
+const modelDir = await buildRandomModel(config, cacheDir, log);
 const manifest = await readManifest(modelDir);
 
 const gemm = await measureGemm();
@@ -86,21 +83,6 @@ if (args.json) {
   log(`wrote ${args.json}`);
 }
 process.exit(0);
-
-/** Converts the real-size config with seeded random weights once, and reuses it while the converter is unchanged. */
-async function buildModel(): Promise<string> {
-  const dir = join(cacheDir, `${config}-random-v${CONVERTER_VERSION}`);
-  try {
-    await readManifest(dir);
-    log(`reusing ${dir}`);
-    return dir;
-  } catch {
-    log(`converting ${config} with random weights into ${dir}`);
-    await rm(dir, { recursive: true, force: true });
-    await convertCheckpoint({ source: { kind: 'random', configFile: join(REPO, 'test/fixtures/configs', `${config}.json`), seed: 1 }, outDir: dir, name: config });
-    return dir;
-  }
-}
 
 /**
  * (a) The fp32 GEMM rate ONNX Runtime reaches on this machine: the best of MatMuls shaped like the vision MLP of a
@@ -317,33 +299,4 @@ function printTable(r: typeof result): void {
     `peak RSS: ${r.peak_rss_mb} MB`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** A 400×300 JPEG of seeded noise: distinct content per request, decoded and resized like any photo. */
-async function distinctImage(seed: number): Promise<Buffer> {
-  const pixels = Buffer.alloc(400 * 300 * 3);
-  let state = (seed + 1) * 2654435761;
-  for (let i = 0; i < pixels.length; i++) {
-    state = (state * 1103515245 + 12345) >>> 0;
-    pixels[i] = state >>> 24;
-  }
-  return sharp(pixels, { raw: { width: 400, height: 300, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-}
-
-function randomArray(n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
-}
-function median(values: number[]): number {
-  return percentile(values, 50);
-}
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
-}
-function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

@@ -1,0 +1,59 @@
+/** What the benchmarks share: the random-weight model they run, the pictures they send, and their statistics. */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { convertCheckpoint, CONVERTER_VERSION } from '../../src/convert/convert-checkpoint.ts';
+import { readManifest } from '../../src/variant/manifest.ts';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Converts a real-size config (`test/fixtures/configs/<config>.json`) with seeded random weights into `cacheDir` once,
+ * and reuses it while the converter is unchanged: random weights cost exactly what the real ones cost.
+ */
+export async function buildRandomModel(config: string, cacheDir: string, log: (message: string) => void): Promise<string> {
+  const dir = join(cacheDir, `${config}-random-v${CONVERTER_VERSION}`);
+  try {
+    await readManifest(dir);
+    log(`reusing ${dir}`);
+    return dir;
+  } catch {
+    log(`converting ${config} with random weights into ${dir}`);
+    await rm(dir, { recursive: true, force: true });
+    await convertCheckpoint({ source: { kind: 'random', configFile: join(REPO, 'test/fixtures/configs', `${config}.json`), seed: 1 }, outDir: dir, name: config });
+    return dir;
+  }
+}
+
+/** A 400×300 JPEG of seeded noise: distinct content per request (no cache hit), decoded and resized like any photo. */
+export async function distinctImage(seed: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(400 * 300 * 3);
+  let state = (seed + 1) * 2654435761;
+  for (let i = 0; i < pixels.length; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    pixels[i] = state >>> 24;
+  }
+  return sharp(pixels, { raw: { width: 400, height: 300, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+export function randomArray(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+export function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
