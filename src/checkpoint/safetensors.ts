@@ -8,7 +8,7 @@ import { checkpointError } from '../errors.ts';
 import { describeValue as describe, formatShape } from './describe-value.ts';
 import { readFileRange } from './file-range.ts';
 import { decodeFloat32, dtypeByteSize, elementCount, isStoredDType } from './stored-dtype.ts';
-import type { StoredDType, WeightInfo, WeightSource } from './weight-source.ts';
+import { isCount, StoredTensorTable, type StoredDType, type WeightInfo, type WeightSource } from './weight-source.ts';
 
 /** The reference implementation refuses headers above 100 MB; a larger length means a corrupt or foreign file. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -31,32 +31,17 @@ export async function openSafetensors(file: string): Promise<WeightSource> {
 }
 
 // Private: the WeightSource over an open file.
-class SafetensorsSource implements WeightSource {
-  readonly file: string;
+class SafetensorsSource extends StoredTensorTable<StoredTensor> implements WeightSource {
   readonly #handle: FileHandle;
-  readonly #tensors: Map<string, StoredTensor>;
   #closed = false;
 
   constructor(file: string, handle: FileHandle, tensors: Map<string, StoredTensor>) {
-    this.file = file;
+    super(file, tensors, 'file');
     this.#handle = handle;
-    this.#tensors = tensors;
-  }
-
-  list(): WeightInfo[] {
-    return [...this.#tensors.values()].map(publicInfo);
-  }
-
-  get(name: string): WeightInfo | undefined {
-    const tensor = this.#tensors.get(name);
-    return tensor === undefined ? undefined : publicInfo(tensor);
   }
 
   async readFloat32(name: string): Promise<Float32Array> {
-    const tensor = this.#tensors.get(name);
-    if (tensor === undefined) {
-      throw checkpointError(this.file, `Expected a tensor named '${name}' but the file has none`);
-    }
+    const tensor = this.stored(name);
     if (this.#closed) throw checkpointError(this.file, `cannot read '${name}': the file was closed`);
     const bytes = await readFileRange(this.#handle, tensor.position, tensor.byteLength);
     if (bytes.length < tensor.byteLength) {
@@ -183,10 +168,3 @@ function parseEntry(name: string, entry: unknown, dataStart: number, dataSize: n
   return { name, dtype: dtype as StoredDType, shape: [...shape], position, byteLength: expectedBytes };
 }
 
-function publicInfo(tensor: StoredTensor): WeightInfo {
-  return { name: tensor.name, dtype: tensor.dtype, shape: [...tensor.shape] };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}

@@ -18,7 +18,7 @@ import {
   isFloatDType,
   swapByteOrder,
 } from './stored-dtype.ts';
-import type { StoredDType, WeightInfo, WeightSource } from './weight-source.ts';
+import { isCount, StoredTensorTable, type StoredDType, type WeightInfo, type WeightSource } from './weight-source.ts';
 import { openZipArchive, type ZipArchive } from './zip-archive.ts';
 
 /** Refuse absurd pickles before reading them into memory; real state-dict pickles are well under 10 MB. */
@@ -247,33 +247,18 @@ interface StoredTensor extends WeightInfo {
 }
 
 // Private: the WeightSource over an open archive.
-class TorchSource implements WeightSource {
-  readonly file: string;
+class TorchSource extends StoredTensorTable<StoredTensor> implements WeightSource {
   readonly #archive: ZipArchive;
-  readonly #tensors: ReadonlyMap<string, StoredTensor>;
   readonly #bigEndian: boolean;
 
   constructor(file: string, archive: ZipArchive, tensors: ReadonlyMap<string, StoredTensor>, bigEndian: boolean) {
-    this.file = file;
+    super(file, tensors, 'checkpoint');
     this.#archive = archive;
-    this.#tensors = tensors;
     this.#bigEndian = bigEndian;
   }
 
-  list(): WeightInfo[] {
-    return [...this.#tensors.values()].map(publicInfo);
-  }
-
-  get(name: string): WeightInfo | undefined {
-    const tensor = this.#tensors.get(name);
-    return tensor === undefined ? undefined : publicInfo(tensor);
-  }
-
   async readFloat32(name: string): Promise<Float32Array> {
-    const tensor = this.#tensors.get(name);
-    if (tensor === undefined) {
-      throw checkpointError(this.file, `Expected a tensor named '${name}' but the checkpoint has none`);
-    }
+    const tensor = this.stored(name);
     const { storage, offset, shape, stride } = tensor.ref;
     if (!isFloatDType(storage.dtype)) {
       throw checkpointError(
@@ -426,13 +411,6 @@ function gather(source: Float32Array, shape: readonly number[], stride: readonly
   return out;
 }
 
-function publicInfo(tensor: StoredTensor): WeightInfo {
-  return { name: tensor.name, dtype: tensor.dtype, shape: [...tensor.shape] };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
 
 /** A short description of a pickle value for messages (never its content). */
 function describeKind(value: unknown): string {
