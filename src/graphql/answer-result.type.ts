@@ -1,25 +1,16 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import type { ServedResult } from '../batching/types.ts';
-import { Timings, toTimings } from './timings.type.ts';
+import { ServedFields, toServedFields } from './served-result.type.ts';
 
 @ObjectType('AnswerResult')
-export class AnswerResult {
+export class AnswerResult extends ServedFields {
   @Field(() => String, { description: 'The answer.' })
   answer!: string;
-
-  @Field(() => String, { description: 'The canonical name of the variant that served the request.' })
-  model!: string;
-
-  @Field(() => Timings)
-  timings!: Timings;
-
-  @Field(() => Int, { description: 'The most decoder rows (requests × beams) that shared a decode step with this request.' })
-  batchSize!: number;
 
   @Field(() => [Int], { description: 'Token ids of the generated answer ([BOS], tokens, [SEP]).' })
   sequence!: number[];
 }
 
 export function toAnswerResult(served: ServedResult): AnswerResult {
-  return { answer: served.text, model: served.variant, timings: toTimings(served), batchSize: served.batchSize, sequence: served.sequence };
+  return { answer: served.text, ...toServedFields(served), sequence: served.sequence };
 }
