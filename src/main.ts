@@ -45,6 +45,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       imageLimits: { ...config.limits.image },
       autoOrient: config.autoOrient,
       ...(config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads }),
+      allowSpinning: config.intraOpSpinning,
     },
     memoryBudgetBytes: config.models.memoryBudgetBytes,
     pinned: config.models.pin,

@@ -25,6 +25,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** ONNX Runtime threads per operator in each inference worker (undefined: ONNX Runtime's choice). */
   readonly intraOpThreads: number | undefined;
+  /** Let idle ONNX Runtime threads spin for the next operator (faster alone, slower when workers share cores). */
+  readonly intraOpSpinning: boolean;
   /** Apply EXIF orientation before captioning. */
   readonly autoOrient: boolean;
   readonly limits: Limits;
@@ -171,6 +173,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', DEFAULT_SERVER.shutdownTimeoutMs, 0, 600_000),
     intraOpThreads: read.optionalInteger('INTRA_OP_THREADS', 1, 256),
+    intraOpSpinning: read.boolean('INTRA_OP_SPINNING', true),
     autoOrient: read.boolean('IMAGE_AUTO_ORIENT', true),
     limits,
     imageStore,

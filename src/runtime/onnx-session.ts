@@ -7,6 +7,11 @@ export type Outputs = Record<string, ort.Tensor>;
 export interface SessionOptions {
   /** Threads for one operator; defaults to ONNX Runtime's choice (the number of physical cores). */
   intraOpThreads?: number;
+  /**
+   * Whether idle intra-op threads spin waiting for the next operator (ONNX Runtime's default: yes). Spinning saves
+   * the wake-up of each small operator, but a spinning pool takes cores from every other worker on the machine.
+   */
+  allowSpinning?: boolean;
 }
 
 /**
@@ -26,6 +31,7 @@ export class OnnxSession {
         executionMode: 'sequential',
         interOpNumThreads: 1,
         ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+        ...(options.allowSpinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } } }),
       });
       return new OnnxSession(file, session);
     } catch (cause) {

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       shutdownTimeoutMs: 10_000,
       intraOpThreads: undefined,
+      intraOpSpinning: true,
       autoOrient: true,
       limits: {
         bodyBytes: 32 * 1024 * 1024,
@@ -44,8 +45,16 @@ describe('loadConfig', () => {
   });
 
   it('reads overrides; empty values count as unset', () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MAX_BATCH_ITEMS: '4', IMAGE_URL_ALLOWED_HOSTS: 'Images.Example.com, *.cdn.example.org', REGISTRY_DIR: 'other', LOG_LEVEL: '' });
-    expect(config).toMatchObject({ port: 0, host: '127.0.0.1', registryDir: join(REPO_ROOT, 'other'), logLevel: 'info', limits: { batchItems: 4 } });
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MAX_BATCH_ITEMS: '4',
+      IMAGE_URL_ALLOWED_HOSTS: 'Images.Example.com, *.cdn.example.org',
+      REGISTRY_DIR: 'other',
+      LOG_LEVEL: '',
+      INTRA_OP_SPINNING: 'off',
+    });
+    expect(config).toMatchObject({ port: 0, host: '127.0.0.1', registryDir: join(REPO_ROOT, 'other'), logLevel: 'info', limits: { batchItems: 4 }, intraOpSpinning: false });
     expect(config.imageFetch.allowedHosts).toEqual(['images.example.com', '*.cdn.example.org']);
   });
 

@@ -179,4 +179,18 @@ describe('serving engine', () => {
       await pipeline.release();
     }
   });
+
+  it('sessions whose idle threads do not spin (INTRA_OP_SPINNING=false) load and give the same tokens', async () => {
+    const results = [];
+    for (const allowSpinning of [true, false]) {
+      const pipeline = await load(variants.caption, { allowSpinning });
+      try {
+        results.push((await pipeline.caption([{ image: readImage(IMAGE), options: { maxNewTokens: 12 } }])).map(sequenceOf)[0]);
+      } finally {
+        await pipeline.release();
+      }
+    }
+    expect(results[0].length).toBeGreaterThan(1);
+    expect(results[1]).toEqual(results[0]);
+  });
 });
