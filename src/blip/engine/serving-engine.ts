@@ -96,17 +96,18 @@ interface Job {
  * pass for the newcomers, and merges their prompts into the next decoder call (`GenerationSession`). Finished,
  * cancelled and expired requests leave between steps. Every request gets exactly the tokens it gets alone.
  *
- * Admission (engine/admission.ts), chosen on measurements with blip-base, random weights, on this project's
- * 2-vCPU box shared with other busy processes (so ±30 % noise; full tables in the engine report):
- *   - decode step vs rows: 1 → 100 ms, 2 → 90–130, 4 → 110–190, 8 → 160–230, 16 → 220–350, 32 → 320–590. Rows
- *     share a step almost for free, so admitting between steps (continuous batching) saves decode time;
- *   - vision encoder per image: 1.0–1.6 s at batch 1, 0.9–1.35 s at 4, 0.9–1.4 s at 8 (batching barely helps on
- *     CPU); cross K/V 0.2–0.8 s per image. One admitted image stalls the running rows for ~10 steps;
- *   - 16 captions arriving 200 ms apart, 20 tokens each (mean / max latency, makespan): `drain` (batch at a time)
- *     18.4 / 25.0 / 26.8 s; `eager` (admit whenever there is room) with ≤ 8 per step 23.1 / 24.3 / 24.8 s, with ≤ 1
- *     per step 23.4 / 23.6 / 26.0 s (running requests crawl, one token per image encoded); `adaptive` with ≤ 8 per
- *     step 17.7 / 23.5 / 25.3 s. With cheap encodes (4 distinct images, 30 tokens, 500 ms apart) `adaptive` and
- *     `eager` both give 9.8 s mean and 33.5 tok/s against 10.1 s and 28.5 tok/s for `drain`.
+ * Admission (engine/admission.ts), chosen on measurements with blip-base, random weights, 20 tokens per caption, on
+ * this project's 2-core machine with nothing else running (`npm run bench:admission`, `npm run bench`):
+ *   - parts of a caption: vision encoder 355–400 ms per image at batch 1 and 411 ms per image at batch 8 (batching
+ *     does not help it on CPU: it already runs at GEMM speed), cross K/V 67–70 ms per image, decode step 21 ms at 1
+ *     row, 46 at 8, 71 at 16, 128 at 32. Rows share a step almost for free, but one admitted image stalls the running
+ *     rows for ~10 steps;
+ *   - mean / max latency and makespan in seconds, 16 captions:
+ *       arriving 200 ms apart:    adaptive 5.1 / 8.5 / 10.7, eager 7.4 / 9.5 / 9.8, drain 5.7 / 8.3 / 11.4;
+ *       arriving at once:         adaptive 8.3 / 11.1 / 11.1, eager 10.7 / 10.7 / 10.7, drain 8.1 / 10.8 / 10.8;
+ *       4 pictures, 300 ms apart: adaptive 1.7 / 3.5 / 5.2, eager 1.8 / 3.6 / 5.2, drain 2.1 / 2.8 / 5.9.
+ *     `eager` finishes a stream ~9 % sooner (wider decode batches) but makes the average request wait 40 % longer;
+ *     `adaptive` has the lowest or near-lowest mean latency everywhere and behaves like `eager` when encodes are cheap.
  * Hence the default: `adaptive`, at most `maxAdmitPerStep` = 8 newcomers per step boundary (one encoder pass), FIFO
  * within `maxRows` (a request that does not fit stops admission: wide beam requests do not starve).
  */
