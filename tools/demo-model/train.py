@@ -205,8 +205,8 @@ def main():
         if unexpected or any(not k.startswith("aux.") for k in missing):
             raise SystemExit(f"checkpoint does not fit: missing {missing}, unexpected {unexpected}")
         step, elapsed_before = state["step"], state["elapsed"]
-        if missing:
-            # New training-only parameters: start a fresh optimizer and warm it up again.
+        if missing or state["optimizer"] is None:
+            # New training-only parameters, or weights reshaped by resize_patches.py: a fresh optimizer, warmed up again.
             resume_step = step
             say(f"resumed weights from step {step} with new {missing}; fresh optimizer")
         else:
