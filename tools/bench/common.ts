@@ -1,4 +1,5 @@
 /** What the benchmarks share: the random-weight model they run, the pictures they send, and their statistics. */
+import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,16 +27,28 @@ export async function buildRandomModel(config: string, cacheDir: string, log: (m
   }
 }
 
-/** A 400×300 JPEG of seeded noise: distinct content per request (no cache hit), decoded and resized like any photo. */
+/**
+ * A 400×300 JPEG of seeded noise: distinct content per seed (no cache hit), decoded and resized like any photo.
+ * Integer arithmetic throughout (Math.imul): a float product would lose the low bits that tell seeds apart.
+ */
 export async function distinctImage(seed: number): Promise<Buffer> {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`Expected a non-negative integer seed but received ${seed}`);
   const pixels = Buffer.alloc(400 * 300 * 3);
-  let state = (seed + 1) * 2654435761;
+  let state = (Math.imul(seed ^ 0x5bd1e995, 2654435761) ^ Math.floor(seed / 2 ** 32)) >>> 0;
   for (let i = 0; i < pixels.length; i++) {
-    state = (state * 1103515245 + 12345) >>> 0;
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
     pixels[i] = state >>> 24;
   }
-  return sharp(pixels, { raw: { width: 400, height: 300, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const jpeg = await sharp(pixels, { raw: { width: 400, height: 300, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const digest = createHash('sha256').update(jpeg).digest('hex');
+  const earlier = issued.get(digest);
+  if (earlier !== undefined && earlier !== seed) throw new Error(`distinctImage(${seed}) repeats the picture of seed ${earlier}: the embedding cache would skew the benchmark`);
+  issued.set(digest, seed);
+  return jpeg;
 }
+
+/** Every picture handed out, by content hash: a benchmark must never send one picture twice by accident. */
+const issued = new Map<string, number>();
 
 export function randomArray(n: number): Float32Array {
   const a = new Float32Array(n);
