@@ -411,7 +411,6 @@ function gather(source: Float32Array, shape: readonly number[], stride: readonly
   return out;
 }
 
-
 /** A short description of a pickle value for messages (never its content). */
 function describeKind(value: unknown): string {
   if (value instanceof AllowedGlobal) return value.qualifiedName;
