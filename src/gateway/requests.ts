@@ -3,6 +3,7 @@ import type { InferenceService, ServedResult } from '../batching/types.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry } from '../registry/types.ts';
 import type { ImageLoader, ImageSource } from '../upload/image-source.ts';
+import type { StreamEvent } from './stream-events.ts';
 
 export interface CaptionCall {
   model?: string | null;
@@ -43,6 +44,13 @@ export interface InferenceRequests {
    */
   prepareCaption(call: CaptionCall): Promise<PreparedRequest>;
   prepareAnswer(call: AnswerCall): Promise<PreparedRequest>;
+  /**
+   * The same request as `caption`, streamed: the text so far after each decode step, then the final event with the
+   * result. Checks run before the first event (a bad request throws from the first `next()`); aborting `call.signal`
+   * (or leaving the loop) makes the item's rows leave the decode batch at the next step.
+   */
+  captionStream(call: CaptionCall): AsyncIterable<StreamEvent>;
+  answerStream(call: AnswerCall): AsyncIterable<StreamEvent>;
 }
 
 /**
@@ -79,7 +87,15 @@ export function createInferenceRequests(registry: ModelRegistry, inference: Infe
     prepareAnswer,
     caption: async (call) => (await prepareCaption(call)).run(),
     answer: async (call) => (await prepareAnswer(call)).run(),
+    // Provisional until the engine sends token events across the worker boundary: the final event only.
+    captionStream: (call) => finalOnly(() => prepareCaption(call)),
+    answerStream: (call) => finalOnly(() => prepareAnswer(call)),
   };
+}
+
+async function* finalOnly(prepare: () => Promise<PreparedRequest>): AsyncGenerator<StreamEvent> {
+  const result = await (await prepare()).run();
+  yield { done: true, text: result.text, delta: result.text, result };
 }
 
 /**
