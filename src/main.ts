@@ -11,8 +11,8 @@ import { createPathRedactor } from './gateway/redact.ts';
 import { createInferenceRequests } from './gateway/requests.ts';
 import { createGatewayHttpServer } from './http/server.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
-import { createTokenCounter } from './metrics/token-counter.ts';
-import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from './registry/model-registry.ts';
+import { WorkerBackend } from './backend/worker/worker-backend.ts';
+import { createModelRegistry, type FileModelRegistry, type ModelRegistryOptions, type RegistryEvent } from './registry/model-registry.ts';
 import { createImageLoader } from './upload/image-source.ts';
 import { ImageStore } from './upload/image-store.ts';
 
@@ -20,6 +20,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Registry progress (conversions, loads), besides the log. */
   onRegistryEvent?: (event: RegistryEvent) => void;
+  /** How variants are served (default: each in a worker thread running its family's ONNX runtime). */
+  startBackend?: ModelRegistryOptions['startBackend'];
 }
 
 export interface RunningServer {
@@ -47,6 +49,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads }),
       allowSpinning: config.intraOpSpinning,
     },
+    startBackend: options.startBackend ?? ((dir, runtimeOptions) => WorkerBackend.start(dir, runtimeOptions)),
     memoryBudgetBytes: config.models.memoryBudgetBytes,
     pinned: config.models.pin,
     onEvent: (event) => {
@@ -59,14 +62,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await registry.prepareEmbedded();
     const inference = createInferenceService(registry, {
       onBatch: (batch) => {
-        logger.debug(batch, 'model pass');
+        logger.debug(batch, 'group dispatched');
         metrics?.observeBatch(batch);
       },
+      onEncoderPass: (pass) => metrics?.observeEncoderPass(pass),
     });
     metrics = new GatewayMetrics({
       queueDepths: () => inference.queueDepths(),
       variants: () => registry.list(),
-      countTokens: createTokenCounter((variant) => registry.find(variant)?.directory),
       embeddingCacheBytes: async () => {
         const entries = await Promise.all(
           registry.readyWorkers().map(async ({ name, worker }) => [name, await worker.stats().then((s) => s.cache.bytes, () => 0)] as const),

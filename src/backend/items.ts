@@ -41,6 +41,10 @@ export interface GenerationOutput {
    * from an identical image admitted in the same encoder pass.
    */
   cacheHit: boolean;
+  /** Images the vision encoder ran on in the encoder pass that admitted this request. */
+  encoderBatch: number;
+  /** Prompt tokens the decoder was fed ([DEC] and the caption prompt) and tokens it generated (the eos included). */
+  tokens: { prompt: number; generated: number };
 }
 
 export interface SerializedError {

@@ -1,29 +1,24 @@
 import type { GenerationOptions } from '../generation/generate.ts';
-import type { Timings } from '../models/blip/runtime/pipeline.ts';
+import type { Timings } from '../backend/items.ts';
+import type { TokenEvent } from '../backend/model-backend.ts';
+import type { VariantInfo } from '../registry/types.ts';
 
 /**
- * What the GraphQL layer asks of the serving engine. Every call is one item; the engine combines concurrent items
- * for the same variant into batched model passes. Errors are thrown as ServiceError with a stable code.
+ * What the gateway asks of the serving engine, for a variant it already resolved (the gateway owns resolution, the
+ * task check and the text checks). Every call is one item; concurrent items for the same variant are combined into
+ * batched encoder passes. Errors are thrown as ServiceError with a stable code.
  */
-export interface CaptionRequest {
-  /** Variant name or alias; undefined = the default caption variant. */
-  model?: string;
+export interface InferenceCall {
+  variant: VariantInfo;
+  kind: 'caption' | 'answer';
   /** Encoded image. Ownership passes to the service: the buffer is transferred to the worker (detached here). */
   image: Uint8Array;
-  prompt?: string;
+  /** Caption prompt, or the question. */
+  text?: string;
   options?: GenerationOptions;
-  /** Aborts the request (client disconnected). */
+  /** Aborts the item (client disconnected). */
   signal?: AbortSignal;
   /** Fail with DEADLINE_EXCEEDED unless the result is ready within this many milliseconds. */
-  timeoutMs?: number;
-}
-
-export interface AnswerRequest {
-  model?: string;
-  image: Uint8Array;
-  question: string;
-  options?: GenerationOptions;
-  signal?: AbortSignal;
   timeoutMs?: number;
 }
 
@@ -35,13 +30,21 @@ export interface ServedResult {
   timings: Timings & { queueMs: number };
   /** Whether the image embedding came from the worker's cache (the vision encoder did not run for this request). */
   cacheHit: boolean;
-  /** How many items shared the model pass that produced this result. */
+  /** The most decoder rows (all requests' beams) of any decode step this item took part in. */
   batchSize: number;
+  /** Images the vision encoder ran on in the encoder pass that admitted this item (0 when its embedding was cached). */
+  encoderBatch: number;
+  /** Prompt tokens fed to the decoder and tokens generated, counted by the engine. */
+  tokens: { prompt: number; generated: number };
 }
 
+/** A streamed item: the text so far after each decode step, then the result. */
+export type ServedEvent = TokenEvent | { type: 'done'; result: ServedResult } | { type: 'error'; error: Error };
+
 export interface InferenceService {
-  /** Requests accepted and not finished (queued or computing), per variant that has received any. */
+  /** Items accepted and not finished (queued or computing), per variant that has received any. */
   queueDepths(): Record<string, number>;
-  caption(request: CaptionRequest): Promise<ServedResult>;
-  answer(request: AnswerRequest): Promise<ServedResult>;
+  run(call: InferenceCall): Promise<ServedResult>;
+  /** The same item, streamed; leaving the loop early (or aborting `call.signal`) cancels it. */
+  stream(call: InferenceCall): AsyncIterable<ServedEvent>;
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { GenerationOptions } from '../generation/generate.ts';
-import { deserializeError } from '../models/blip/runtime/pipeline.ts';
-import { BlipWorker } from '../backend/worker/worker-backend.ts';
+import { deserializeError } from '../backend/items.ts';
+import { WorkerBackend } from '../backend/worker/worker-backend.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../config/defaults.ts';
+import { ErrorCode, ServiceError } from '../errors.ts';
 
 interface GenerateFlags {
   prompt?: string;
@@ -26,8 +27,14 @@ export async function runGenerate(task: 'caption' | 'answer', variantDir: string
     repetitionPenalty: flags.repetitionPenalty,
     lengthPenalty: flags.lengthPenalty,
   };
-  const worker = await BlipWorker.start(variantDir, { imageLimits: DEFAULT_IMAGE_LIMITS });
+  const worker = await WorkerBackend.start(variantDir, { imageLimits: DEFAULT_IMAGE_LIMITS });
   try {
+    // The CLI is its own front door: it checks what the gateway checks for server requests.
+    const { name, task: variantTask } = worker.variant;
+    if ((task === 'caption') !== (variantTask === 'caption')) {
+      throw new ServiceError(ErrorCode.WRONG_TASK, `${name} is a ${variantTask} model and cannot ${task === 'answer' ? 'answer questions' : 'caption images'}`);
+    }
+    if (task === 'answer' && (question ?? '').trim() === '') throw new ServiceError(ErrorCode.BAD_USER_INPUT, 'Expected a non-empty question');
     const [result] =
       task === 'caption'
         ? await worker.caption([{ image, prompt: flags.prompt, options }])
@@ -36,6 +43,6 @@ export async function runGenerate(task: 'caption' | 'answer', variantDir: string
     const { text, sequence } = result.value;
     process.stdout.write(flags.json ? `${JSON.stringify({ text, sequence })}\n` : `${text}\n`);
   } finally {
-    await worker.terminate();
+    await worker.close();
   }
 }

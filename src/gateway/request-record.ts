@@ -9,9 +9,8 @@ export type OperationName = 'caption' | 'answer' | 'captionBatch' | 'answerBatch
 export interface ServedItem {
   variant: string;
   batchSize: number;
-  sequenceLength: number;
-  /** The caption prompt, when there was one (its tokens are in `sequence` but were not generated). */
-  prompt: string | undefined;
+  /** Tokens the model generated for it, as the engine counted them (the prompt excluded). */
+  generatedTokens: number;
   /** The image embedding came from the worker's cache. */
   cacheHit: boolean;
 }
@@ -51,9 +50,9 @@ export class RequestRecord {
       if (!record.variants.includes(variant)) record.variants = [...record.variants, variant].sort();
     };
     return {
-      served(result: ServedResult, prompt?: string | null) {
+      served(result: ServedResult) {
         addVariant(result.variant);
-        record.served.push({ variant: result.variant, batchSize: result.batchSize, sequenceLength: result.sequence.length, prompt: prompt ?? undefined, cacheHit: result.cacheHit });
+        record.served.push({ variant: result.variant, batchSize: result.batchSize, generatedTokens: result.tokens.generated, cacheHit: result.cacheHit });
       },
       failed(error: unknown) {
         record.codes.push(clientCodeOf(error));
@@ -71,7 +70,7 @@ export class RequestRecord {
 }
 
 export interface OperationTracker {
-  served(result: ServedResult, prompt?: string | null): void;
+  served(result: ServedResult): void;
   failed(error: unknown): void;
   end(): void;
 }
@@ -79,10 +78,10 @@ export interface OperationTracker {
 /**
  * Runs one item of an operation and records what became of it (served or failed); the error is rethrown unchanged.
  */
-export async function trackItem(tracker: OperationTracker, run: () => Promise<ServedResult>, prompt?: string | null): Promise<ServedResult> {
+export async function trackItem(tracker: OperationTracker, run: () => Promise<ServedResult>): Promise<ServedResult> {
   try {
     const served = await run();
-    tracker.served(served, prompt);
+    tracker.served(served);
     return served;
   } catch (error) {
     tracker.failed(error);

@@ -1,5 +1,5 @@
 import type { GenerationOptions } from '../generation/options.ts';
-import type { InferenceService, ServedResult } from '../batching/types.ts';
+import type { InferenceCall, InferenceService, ServedResult } from '../batching/types.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry } from '../registry/types.ts';
 import type { ImageLoader, ImageSource } from '../upload/image-source.ts';
@@ -59,43 +59,61 @@ export interface InferenceRequests {
  * options are validated by the pipeline against the variant's own limits (src/generation/options.ts).
  */
 export function createInferenceRequests(registry: ModelRegistry, inference: InferenceService, loadImage: ImageLoader, limits: TextLimits): InferenceRequests {
-  const prepareCaption = async (call: CaptionCall): Promise<PreparedRequest> => {
-    const model = call.model ?? undefined;
-    registry.resolve(model, 'caption');
-    const prompt = call.prompt ?? undefined;
-    if (prompt !== undefined && prompt.length > limits.promptChars) {
-      throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected a prompt of at most ${limits.promptChars} characters but received ${prompt.length}`, {
-        details: { field: 'prompt', chars: prompt.length, maxChars: limits.promptChars },
-      });
+  /** Every check the gateway owns, once per item, cheapest first; then the image is read. */
+  const prepare = async (kind: 'caption' | 'answer', call: CaptionCall | AnswerCall): Promise<InferenceCall> => {
+    const variant = registry.resolve(call.model ?? undefined, kind === 'caption' ? 'caption' : 'vqa');
+    let text: string | undefined;
+    if (kind === 'caption') {
+      text = (call as CaptionCall).prompt ?? undefined;
+      if (text !== undefined && text.length > limits.promptChars) {
+        throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected a prompt of at most ${limits.promptChars} characters but received ${text.length}`, {
+          details: { field: 'prompt', chars: text.length, maxChars: limits.promptChars },
+        });
+      }
+    } else {
+      text = (call as AnswerCall).question;
+      checkQuestion(text, limits.questionChars);
     }
     const image = await loadImage(call.image);
-    const { options, timeoutMs, signal } = call;
-    return { run: () => inference.caption({ model, image, prompt, options: options ?? undefined, timeoutMs: timeoutMs ?? undefined, signal }) };
+    return { variant, kind, image, text, options: call.options ?? undefined, timeoutMs: call.timeoutMs ?? undefined, signal: call.signal };
   };
-
-  const prepareAnswer = async (call: AnswerCall): Promise<PreparedRequest> => {
-    const model = call.model ?? undefined;
-    registry.resolve(model, 'vqa');
-    checkQuestion(call.question, limits.questionChars);
-    const image = await loadImage(call.image);
-    const { question, options, timeoutMs, signal } = call;
-    return { run: () => inference.answer({ model, image, question, options: options ?? undefined, timeoutMs: timeoutMs ?? undefined, signal }) };
+  const prepared = async (kind: 'caption' | 'answer', call: CaptionCall | AnswerCall): Promise<PreparedRequest> => {
+    const ready = await prepare(kind, call);
+    return { run: () => inference.run(ready) };
   };
 
   return {
-    prepareCaption,
-    prepareAnswer,
-    caption: async (call) => (await prepareCaption(call)).run(),
-    answer: async (call) => (await prepareAnswer(call)).run(),
-    // Provisional until the engine sends token events across the worker boundary: the final event only.
-    captionStream: (call) => finalOnly(() => prepareCaption(call)),
-    answerStream: (call) => finalOnly(() => prepareAnswer(call)),
+    prepareCaption: (call) => prepared('caption', call),
+    prepareAnswer: (call) => prepared('answer', call),
+    caption: async (call) => inference.run(await prepare('caption', call)),
+    answer: async (call) => inference.run(await prepare('answer', call)),
+    captionStream: (call) => streamText(() => prepare('caption', call), inference),
+    answerStream: (call) => streamText(() => prepare('answer', call), inference),
   };
 }
 
-async function* finalOnly(prepare: () => Promise<PreparedRequest>): AsyncGenerator<StreamEvent> {
-  const result = await (await prepare()).run();
-  yield { done: true, text: result.text, delta: result.text, result };
+/**
+ * A served stream as clients see it: `text` is the whole text so far and `delta` what it added to the previous
+ * event's text. When the text is not an extension of the previous one (beam search changed its best hypothesis),
+ * `delta` is the whole new text: clients show `text`, and may append `delta` only while it grows.
+ */
+async function* streamText(prepare: () => Promise<InferenceCall>, inference: InferenceService): AsyncGenerator<StreamEvent> {
+  const call = await prepare();
+  let previous = '';
+  const deltaOf = (text: string) => (text.startsWith(previous) ? text.slice(previous.length) : text);
+  for await (const event of inference.stream(call)) {
+    if (event.type === 'error') throw event.error;
+    if (event.type === 'token') {
+      if (event.text === previous) continue;
+      const delta = deltaOf(event.text);
+      previous = event.text;
+      yield { done: false, text: event.text, delta };
+      continue;
+    }
+    const { result } = event;
+    yield { done: true, text: result.text, delta: deltaOf(result.text), result };
+    return;
+  }
 }
 
 /**
@@ -113,8 +131,8 @@ export function runTogether(items: ReadonlyArray<Promise<PreparedRequest>>): Arr
 }
 
 /**
- * A question must have text and at most `maxChars` characters (QUESTION_TOO_LONG). The model's own limit, in
- * tokens, is checked by the pipeline after tokenizing, with the same code.
+ * A question must have text and at most `maxChars` characters (QUESTION_TOO_LONG): the gateway owns the request's
+ * shape. The model's own limit, in tokens, is the family runtime's (checked once, after tokenizing, same code).
  */
 export function checkQuestion(question: unknown, maxChars: number): asserts question is string {
   if (typeof question !== 'string' || question.trim() === '') {

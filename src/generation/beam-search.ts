@@ -85,6 +85,11 @@ export class BeamSearch implements RowSearch {
     return out;
   }
 
+  /** Beams are kept in score order (the candidates are chosen best first), so beam 0 is the best open one. */
+  current(): number[] {
+    return Array.from(this.sequences.subarray(0, this.length));
+  }
+
   /** Steps 1–3: processed log-probabilities plus beam scores, top `2 * num_beams` in flat (beam, token) order. */
   private selectCandidates(logits: Float32Array): void {
     const { plan, workspace, candidates, numBeams, beamScores, sequences, length } = this;

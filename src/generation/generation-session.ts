@@ -89,6 +89,11 @@ export class GenerationSession<K> {
     return true;
   }
 
+  /** The sequence so far of a running request (see RowSearch.current), or undefined if it is not running. */
+  current(key: K): number[] | undefined {
+    return this.running.find((entry) => entry.key === key)?.search.current();
+  }
+
   /** Keys of every request in the session. */
   keys(): K[] {
     return [...this.running, ...this.joining].map((entry) => entry.key);

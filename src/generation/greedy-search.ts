@@ -43,4 +43,8 @@ export class GreedySearch implements RowSearch {
   result(): number[] {
     return Array.from(this.sequence.subarray(0, this.length));
   }
+
+  current(): number[] {
+    return this.result();
+  }
 }

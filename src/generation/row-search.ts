@@ -16,6 +16,8 @@ export interface RowSearch {
   advance(logits: Float32Array, next: NextRows): boolean;
   /** The final sequence: prompt, generated ids, and the eos if one ended it. Valid once `advance` returned true. */
   result(): number[];
+  /** The sequence so far (beam search: the best open beam), for streaming; not final until `advance` returns true. */
+  current(): number[];
 }
 
 /** Scratch memory shared by all searches of one `generate` call (they advance one after another). */

@@ -25,7 +25,7 @@ export class InferenceResolver {
   async caption(@Arg('input', () => CaptionInput) input: CaptionInput, @Ctx() context: GatewayContext): Promise<CaptionResult> {
     const tracker = context.record.begin('caption');
     try {
-      return toCaptionResult(await trackItem(tracker, () => this.requests.caption(captionCall(input, context)), input.prompt));
+      return toCaptionResult(await trackItem(tracker, () => this.requests.caption(captionCall(input, context))));
     } finally {
       tracker.end();
     }
@@ -50,7 +50,7 @@ export class InferenceResolver {
     const tracker = context.record.begin('captionBatch');
     this.checkBatch(inputs.length, tracker);
     const prepared = inputs.map((input) => this.requests.prepareCaption(captionCall(input, context)));
-    const served = runTogether(prepared).map((item, i) => trackItem(tracker, () => item, inputs[i].prompt));
+    const served = runTogether(prepared).map((item) => trackItem(tracker, () => item));
     endWhenSettled(tracker, served);
     return served.map(async (item) => toCaptionResult(await item));
   }

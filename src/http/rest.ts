@@ -34,7 +34,7 @@ export function createRestHandler(requests: InferenceRequests, onUnexpected: (er
       } else {
         const prompt = optionalString(fields, 'prompt');
         const served = await requests.caption({ model, image: { base64: image }, prompt, signal });
-        tracker?.served(served, prompt);
+        tracker?.served(served);
         res.json({ caption: served.text });
       }
     } catch (error) {

@@ -2,14 +2,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RequestRecord } from '../gateway/request-record.ts';
 import type { RegistryEvent } from '../registry/model-registry.ts';
 import type { VariantInfo } from '../registry/types.ts';
-import type { ServedItem } from '../gateway/request-record.ts';
 
 /** What the gauges read when /metrics is scraped. */
 export interface MetricsSources {
   queueDepths(): Record<string, number>;
   variants(): VariantInfo[];
-  /** Generated tokens of a served item (see token-counter.ts). */
-  countTokens(item: ServedItem): Promise<number>;
   /** Bytes held by each loaded variant's image-embedding cache. */
   embeddingCacheBytes(): Promise<Record<string, number>>;
 }
@@ -31,12 +28,11 @@ export class GatewayMetrics {
   private readonly duration: Histogram<'operation' | 'variant'>;
   private readonly errors: Counter<'operation' | 'code'>;
   private readonly batchSize: Histogram<'variant'>;
+  private readonly encoderBatchSize: Histogram<'variant'>;
   private readonly loadSeconds: Histogram<'variant'>;
   private readonly loadFailures: Counter<'variant'>;
   private readonly tokens: Counter<'variant'>;
   private readonly embeddingCache: Counter<'variant' | 'result'>;
-  /** Token counts still being computed (tokenizing a prompt is asynchronous the first time). */
-  private readonly pendingTokens = new Set<Promise<void>>();
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -50,7 +46,20 @@ export class GatewayMetrics {
       registers,
     });
     this.errors = new Counter({ name: 'blip_errors_total', help: 'Errors returned to clients, by operation (graphql/rest for request-level errors) and code', labelNames: ['operation', 'code'], registers });
-    this.batchSize = new Histogram({ name: 'blip_batch_size', help: 'Requests per model pass handed to a variant', labelNames: ['variant'], buckets: BATCH_BUCKETS, registers });
+    this.batchSize = new Histogram({
+      name: 'blip_batch_size',
+      help: 'Items per DataLoader batch dispatched to a variant (one group, admitted together in one encoder pass)',
+      labelNames: ['variant'],
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.encoderBatchSize = new Histogram({
+      name: 'blip_encoder_batch_size',
+      help: 'Images per vision-encoder pass (distinct images of the admitted groups, embedding-cache hits and duplicates removed)',
+      labelNames: ['variant'],
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
     this.loadSeconds = new Histogram({ name: 'blip_model_load_seconds', help: 'Time to start a variant\'s worker and load its sessions', labelNames: ['variant'], buckets: LOAD_BUCKETS, registers });
     this.loadFailures = new Counter({ name: 'blip_model_load_failures_total', help: 'Failed variant loads', labelNames: ['variant'], registers });
     this.embeddingCache = new Counter({
@@ -59,7 +68,7 @@ export class GatewayMetrics {
       labelNames: ['variant', 'result'],
       registers,
     });
-    this.tokens = new Counter({ name: 'blip_tokens_generated_total', help: 'Tokens generated (sequence length minus [DEC] and the prompt)', labelNames: ['variant'], registers });
+    this.tokens = new Counter({ name: 'blip_tokens_generated_total', help: 'Tokens generated, as the engine counted them (the prompt excluded)', labelNames: ['variant'], registers });
     new Gauge({
       name: 'blip_queue_depth',
       help: 'Requests accepted and not finished (queued or computing), per variant',
@@ -107,9 +116,14 @@ export class GatewayMetrics {
     else if (event.type === 'load-failed') this.loadFailures.inc({ variant: event.variant });
   }
 
-  /** The engine's batch hook. */
+  /** A DataLoader batch dispatched to a variant. */
   observeBatch(event: { variant: string; size: number }): void {
     this.batchSize.observe({ variant: event.variant }, event.size);
+  }
+
+  /** A vision-encoder pass and how many images it took. */
+  observeEncoderPass(event: { variant: string; images: number }): void {
+    this.encoderBatchSize.observe({ variant: event.variant }, event.images);
   }
 
   /** A finished HTTP request: its operations, their errors, and the request-level errors. */
@@ -121,12 +135,7 @@ export class GatewayMetrics {
       for (const code of op.codes) this.errors.inc({ operation: op.operation, code });
       for (const item of op.served) {
         this.embeddingCache.inc({ variant: item.variant, result: item.cacheHit ? 'hit' : 'miss' });
-        const counting: Promise<void> = this.sources
-          .countTokens(item)
-          .then((count) => this.tokens.inc({ variant: item.variant }, count))
-          .catch(() => undefined)
-          .finally(() => this.pendingTokens.delete(counting));
-        this.pendingTokens.add(counting);
+        this.tokens.inc({ variant: item.variant }, item.generatedTokens);
       }
     }
     for (const code of record.requestCodes) this.errors.inc({ operation: surface, code });
@@ -134,7 +143,6 @@ export class GatewayMetrics {
 
   /** The Prometheus text format. */
   async render(): Promise<string> {
-    await Promise.all([...this.pendingTokens]);
     return this.registry.metrics();
   }
 }

@@ -1,7 +1,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
-import type { PipelineOptions } from '../models/blip/runtime/pipeline.ts';
-import { BlipWorker } from '../backend/worker/worker-backend.ts';
+import type { Task } from '../variant/manifest.ts';
+import type { ModelBackend } from '../backend/model-backend.ts';
+import type { RuntimeOptions } from '../models/family.ts';
 import { ErrorCode, ServiceError, UnreachableCaseError } from '../errors.ts';
 import { closestNames } from './closest-names.ts';
 
@@ -17,8 +17,10 @@ export interface ModelRegistryOptions {
   root: string;
   /** What `source.checkpoint` paths are relative to, and what install commands are written relative to. */
   repoRoot: string;
-  /** Handed to every inference worker. */
-  pipeline: PipelineOptions;
+  /** Handed to every backend the registry starts. */
+  pipeline: RuntimeOptions;
+  /** Starts a variant's backend (main.ts passes the worker-thread backend; tests may pass another implementation). */
+  startBackend: (variantDir: string, options: RuntimeOptions) => Promise<ModelBackend>;
   /** Progress for logs and metrics; must not throw. */
   onEvent?: (event: RegistryEvent) => void;
   /**
@@ -35,15 +37,15 @@ export type RegistryEvent =
   | { type: 'load-started'; variant: string }
   | { type: 'load-finished'; variant: string; durationMs: number }
   | { type: 'load-failed'; variant: string; error: ServiceError }
-  | { type: 'worker-exited'; variant: string; exitCode: number }
+  | { type: 'worker-exited'; variant: string; message: string }
   | { type: 'unloaded'; variant: string; reason: 'evicted' | 'admin' | 'removed' | 'replaced' }
   | { type: 'rescanned'; added: string[]; removed: string[]; updated: string[]; failed: string[] };
 
 /** A variant's lifecycle, with what each state holds (Apollo's ServerState pattern). */
 type Slot =
   | { state: 'unloaded' }
-  | { state: 'loading'; promise: Promise<BlipWorker> }
-  | { state: 'ready'; worker: BlipWorker }
+  | { state: 'loading'; promise: Promise<ModelBackend> }
+  | { state: 'ready'; worker: ModelBackend }
   | { state: 'failed'; error: ServiceError };
 
 interface Variant {
@@ -76,9 +78,9 @@ export class FileModelRegistry implements ManagedRegistry {
   private byName = new Map<string, Variant>();
   private closed = false;
   /** Model passes running on each worker (see `lease`). */
-  private readonly leases = new Map<BlipWorker, number>();
+  private readonly leases = new Map<ModelBackend, number>();
   /** Replaced workers that still run passes: terminated when their last lease is released. */
-  private readonly retiring = new Set<BlipWorker>();
+  private readonly retiring = new Set<ModelBackend>();
   private rescanning: Promise<RescanResult> | undefined;
 
   /** Use `createModelRegistry`. */
@@ -110,7 +112,7 @@ export class FileModelRegistry implements ManagedRegistry {
   }
 
   /** The workers of the variants that are ready now; loads nothing (for metrics that ask workers for statistics). */
-  readyWorkers(): Array<{ name: string; worker: BlipWorker }> {
+  readyWorkers(): Array<{ name: string; worker: ModelBackend }> {
     return this.variants.flatMap((variant) => (variant.slot.state === 'ready' ? [{ name: variant.entry.config.name, worker: variant.slot.worker }] : []));
   }
 
@@ -119,7 +121,7 @@ export class FileModelRegistry implements ManagedRegistry {
     return variant && this.info(variant);
   }
 
-  resolve(nameOrAlias: string | undefined, task: BlipTask): VariantInfo {
+  resolve(nameOrAlias: string | undefined, task: Task): VariantInfo {
     const variant = nameOrAlias === undefined ? this.defaultFor(task) : this.named(nameOrAlias);
     const { config } = variant.entry;
     if (config.task !== task) {
@@ -135,7 +137,7 @@ export class FileModelRegistry implements ManagedRegistry {
     return this.info(variant);
   }
 
-  async acquire(nameOrAlias: string): Promise<BlipWorker> {
+  async acquire(nameOrAlias: string): Promise<ModelBackend> {
     this.requireOpen();
     const variant = this.named(nameOrAlias);
     this.requireInstalled(variant);
@@ -167,7 +169,7 @@ export class FileModelRegistry implements ManagedRegistry {
       this.leases.set(worker, (this.leases.get(worker) ?? 0) + 1);
       let released = false;
       return {
-        worker,
+        backend: worker,
         release: () => {
           if (released) return;
           released = true;
@@ -177,7 +179,7 @@ export class FileModelRegistry implements ManagedRegistry {
             return;
           }
           this.leases.delete(worker);
-          if (this.retiring.delete(worker)) void worker.terminate();
+          if (this.retiring.delete(worker)) void worker.close();
         },
       };
     }
@@ -210,7 +212,7 @@ export class FileModelRegistry implements ManagedRegistry {
       if (running > 0) throw inUseError(name, `Model "${name}" has ${running} model passes running; try again when they finished`, running);
       variant.slot = { state: 'unloaded' };
       this.emit({ type: 'unloaded', variant: name, reason: 'admin' });
-      await slot.worker.terminate();
+      await slot.worker.close();
     } else if (slot.state === 'failed') {
       variant.slot = { state: 'unloaded' };
     }
@@ -252,7 +254,7 @@ export class FileModelRegistry implements ManagedRegistry {
     this.closed = true;
     const loads = this.variants.flatMap((variant) => (variant.slot.state === 'loading' ? [variant.slot.promise] : []));
     await Promise.allSettled(loads);
-    const workers: BlipWorker[] = [];
+    const workers: ModelBackend[] = [];
     for (const variant of this.variants) {
       const slot = variant.slot;
       switch (slot.state) {
@@ -272,12 +274,12 @@ export class FileModelRegistry implements ManagedRegistry {
     }
     workers.push(...this.retiring);
     this.retiring.clear();
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    await Promise.all(workers.map((worker) => worker.close()));
   }
 
   // Private: single flight — the slot holds the promise before anything is awaited. Room in the memory budget is made
   // (or refused) synchronously, so two loads never both count on the same free bytes.
-  private loadWorker(variant: Variant): Promise<BlipWorker> {
+  private loadWorker(variant: Variant): Promise<ModelBackend> {
     const evicted = this.makeRoom(variant);
     const promise = evicted.then(() => this.startWorker(variant));
     variant.slot = { state: 'loading', promise };
@@ -313,7 +315,7 @@ export class FileModelRegistry implements ManagedRegistry {
     for (const victimName of plan) {
       const victim = this.named(victimName);
       if (victim.slot.state !== 'ready') continue;
-      stopping.push(victim.slot.worker.terminate());
+      stopping.push(victim.slot.worker.close());
       victim.slot = { state: 'unloaded' };
       this.emit({ type: 'unloaded', variant: victimName, reason: 'evicted' });
     }
@@ -340,7 +342,7 @@ export class FileModelRegistry implements ManagedRegistry {
         if (slot.state === 'ready') {
           variant.slot = { state: 'unloaded' };
           this.emit({ type: 'unloaded', variant: name, reason: 'removed' });
-          await slot.worker.terminate();
+          await slot.worker.close();
         }
         result.removed.push(name);
         continue;
@@ -377,7 +379,7 @@ export class FileModelRegistry implements ManagedRegistry {
     if (entry.installation.status !== 'installed') {
       return `the new version of "${name}" is not installed (${entry.installation.status}); the old version keeps serving`;
     }
-    let worker: BlipWorker;
+    let worker: ModelBackend;
     try {
       worker = await this.spawn(name, entry.dir);
     } catch (cause) {
@@ -386,7 +388,7 @@ export class FileModelRegistry implements ManagedRegistry {
       return `${error.message}; the old version keeps serving`;
     }
     if (this.closed) {
-      await worker.terminate();
+      await worker.close();
       return 'the registry closed';
     }
     const old = variant.slot.state === 'ready' ? variant.slot.worker : undefined;
@@ -395,7 +397,7 @@ export class FileModelRegistry implements ManagedRegistry {
     if (old) {
       this.emit({ type: 'unloaded', variant: name, reason: 'replaced' });
       if ((this.leases.get(old) ?? 0) > 0) this.retiring.add(old);
-      else await old.terminate();
+      else await old.close();
     }
     return null;
   }
@@ -410,26 +412,26 @@ export class FileModelRegistry implements ManagedRegistry {
   }
 
   /** Starts a worker for `dir`, forgetting it when it exits while it is the variant's current worker. */
-  private async spawn(name: string, dir: string): Promise<BlipWorker> {
+  private async spawn(name: string, dir: string): Promise<ModelBackend> {
     this.emit({ type: 'load-started', variant: name });
     const started = performance.now();
     const batching = this.byName.get(name)?.entry.config.batching;
-    const worker = await BlipWorker.start(dir, { ...this.options.pipeline, ...(batching ? { maxRows: batching.maxRows } : {}) });
-    worker.onExit((exitCode) => {
+    const worker = await this.options.startBackend(dir, { ...this.options.pipeline, ...(batching ? { maxRows: batching.maxRows } : {}) });
+    worker.onFailure((error) => {
       // Only the current worker: a stale one exiting must not unload its replacement.
       const variant = this.byName.get(name);
       if (variant && variant.slot.state === 'ready' && variant.slot.worker === worker) {
         variant.slot = { state: 'unloaded' };
-        this.emit({ type: 'worker-exited', variant: name, exitCode });
+        this.emit({ type: 'worker-exited', variant: name, message: error.message });
       }
     });
     this.emit({ type: 'load-finished', variant: name, durationMs: performance.now() - started });
     return worker;
   }
 
-  private async startWorker(variant: Variant): Promise<BlipWorker> {
+  private async startWorker(variant: Variant): Promise<ModelBackend> {
     const name = variant.entry.config.name;
-    let worker: BlipWorker;
+    let worker: ModelBackend;
     try {
       worker = await this.spawn(name, variant.entry.dir);
     } catch (cause) {
@@ -440,7 +442,7 @@ export class FileModelRegistry implements ManagedRegistry {
     }
     if (this.closed) {
       variant.slot = { state: 'unloaded' };
-      await worker.terminate();
+      await worker.close();
       throw closedError();
     }
     variant.slot = { state: 'ready', worker };
@@ -498,7 +500,7 @@ export class FileModelRegistry implements ManagedRegistry {
     );
   }
 
-  private defaultFor(task: BlipTask): Variant {
+  private defaultFor(task: Task): Variant {
     const variant = this.variants.find((v) => v.entry.config.task === task && v.entry.config.isDefault);
     if (variant) return variant;
     const suggestions = this.variants.filter((v) => v.entry.config.task === task && v.entry.installation.status === 'installed').map((v) => v.entry.config.name);

@@ -1,5 +1,5 @@
-import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
-import type { BlipWorker } from '../backend/worker/worker-backend.ts';
+import type { Task } from '../variant/manifest.ts';
+import type { ModelBackend } from '../backend/model-backend.ts';
 
 /**
  * The model registry: one folder per variant under `registry/` (Triton-style). `variant.json` (committed, written by
@@ -28,7 +28,7 @@ export interface VariantInfo {
   name: string;
   /** Other names clients may use, e.g. the Hugging Face id `Salesforce/blip-image-captioning-base`. */
   aliases: string[];
-  task: BlipTask;
+  task: Task;
   description: string;
   /** True when manifest.json and the converted files are present. */
   installed: boolean;
@@ -53,9 +53,9 @@ export interface VariantInfo {
   inFlight: number;
 }
 
-/** A worker held for one model pass (see ModelRegistry.lease). */
+/** A backend held for one group of items (see ModelRegistry.lease). */
 export interface Lease {
-  worker: BlipWorker;
+  backend: ModelBackend;
   /** Idempotent. */
   release(): void;
 }
@@ -80,12 +80,12 @@ export interface ModelRegistry {
    * Throws ServiceError MODEL_NOT_FOUND (with `details.suggestions`: the closest names), WRONG_TASK, or
    * MODEL_NOT_INSTALLED (with `details.installCommand`).
    */
-  resolve(nameOrAlias: string | undefined, task: BlipTask): VariantInfo;
-  /** The variant's inference worker, loading it on first use (single-flight). Throws MODEL_LOAD_FAILED. */
-  acquire(name: string): Promise<BlipWorker>;
-  /** Like acquire, but holds the worker until `release()`: a leased variant is never evicted or unloaded. */
+  resolve(nameOrAlias: string | undefined, task: Task): VariantInfo;
+  /** The variant's backend, loading it on first use (single-flight). Throws MODEL_LOAD_FAILED. */
+  acquire(name: string): Promise<ModelBackend>;
+  /** Like acquire, but holds the backend until `release()`: a leased variant is never evicted or unloaded. */
   lease(name: string): Promise<Lease>;
-  /** Stops every worker. */
+  /** Stops every backend. */
   close(): Promise<void>;
 }
 

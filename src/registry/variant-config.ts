@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
+import type { Task } from '../variant/manifest.ts';
 import { describeValue } from '../checkpoint/describe-value.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { BatchingSettings } from './types.ts';
@@ -26,7 +26,7 @@ export type VariantSource =
 export interface VariantConfig {
   name: string;
   aliases: string[];
-  task: BlipTask;
+  task: Task;
   description: string;
   isDefault: boolean;
   source: VariantSource;
@@ -91,7 +91,7 @@ export function parseVariantConfig(json: unknown, file: string, folderName: stri
   }
 
   if (v.task !== 'caption' && v.task !== 'vqa') fail('task', '"caption" or "vqa"', v.task);
-  const task = v.task as BlipTask;
+  const task = v.task as Task;
   const description = text(v.description, 'description');
 
   if (v.default !== undefined && typeof v.default !== 'boolean') fail('default', 'a boolean', v.default);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlipGenerationDefaults, BlipTask } from '../models/blip/checkpoint/blip-config.ts';
+import type { BlipGenerationDefaults } from '../models/blip/checkpoint/blip-config.ts';
 import type { PreprocessorConfig } from '../models/blip/checkpoint/preprocessor-config.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 
@@ -10,6 +10,13 @@ import { ErrorCode, ServiceError } from '../errors.ts';
  */
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 1;
+
+/** What a variant serves; every family maps its architectures onto these. */
+export type Task = 'caption' | 'vqa';
+
+/** Numeric precision of a variant's weights and matmuls. */
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 export interface GraphFiles {
   vision: string;
@@ -38,7 +45,10 @@ export interface TokenIds {
 export interface VariantManifest {
   format: typeof MANIFEST_FORMAT;
   name: string;
-  task: BlipTask;
+  /** The model family whose runtime serves the variant (`src/models/<family>/`); manifests written before it existed are BLIP. */
+  family: string;
+  precision: Precision;
+  task: Task;
   architecture: string;
   source: {
     /** What was converted: a checkpoint folder, or `random(seed=N)` for benchmark models. */
@@ -75,6 +85,12 @@ export async function readManifest(dir: string): Promise<VariantManifest> {
   return validateManifest(json, file);
 }
 
+/** Fields added after format 1 was fixed get their historical value when absent. */
+function withDefaults(m: Record<string, unknown>): void {
+  m.family ??= 'blip';
+  m.precision ??= 'fp32';
+}
+
 /** Checks the fields the runtime relies on; names the file and the field on failure. */
 export function validateManifest(json: unknown, file: string): VariantManifest {
   const fail = (field: string, expected: string, received: unknown): never => {
@@ -90,7 +106,10 @@ export function validateManifest(json: unknown, file: string): VariantManifest {
 
   const m = obj(json, 'the manifest');
   if (m.format !== MANIFEST_FORMAT) fail('format', String(MANIFEST_FORMAT), m.format);
+  withDefaults(m);
   str(m.name, 'name');
+  str(m.family, 'family');
+  if (!PRECISIONS.includes(m.precision as Precision)) fail('precision', PRECISIONS.map((p) => `"${p}"`).join(' or '), m.precision);
   if (m.task !== 'caption' && m.task !== 'vqa') fail('task', '"caption" or "vqa"', m.task);
   const graphs = obj(m.graphs, 'graphs');
   const files = obj(m.files, 'files');

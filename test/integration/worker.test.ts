@@ -2,9 +2,10 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { BlipWorker } from '../../src/backend/worker/worker-backend.ts';
+import { resultOf } from '../../src/backend/event-stream.ts';
+import type { AnswerItem, CaptionItem, ItemKind, ItemResult } from '../../src/backend/items.ts';
+import { WorkerBackend, type WorkerControls } from '../../src/backend/worker/worker-backend.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
-import type { ItemResult } from '../../src/models/blip/runtime/pipeline.ts';
 import { CAPTION_CHECKPOINT, IMAGE_NAMES, IMAGES, VQA_CHECKPOINT, readImage, readJson, withoutPadding } from '../helpers/fixtures.ts';
 import { createRandom } from '../unit/generation/fake-decoder.ts';
 import { useFixtureVariantDirs } from '../helpers/converted-variant.ts';
@@ -31,13 +32,18 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
   }
 }
 
+/** One item through the backend, its result as a value. */
+function submitOne(worker: WorkerBackend, kind: ItemKind, item: CaptionItem | AnswerItem, controls?: WorkerControls): Promise<ItemResult> {
+  return resultOf(worker.submit({ kind, item } as Parameters<WorkerBackend['submit']>[0], controls));
+}
+
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('inference in a worker thread', () => {
   const variants = useFixtureVariantDirs();
 
   it('captions in the worker exactly as transformers does, and the image buffers are transferred, not copied', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const c = captionCases.find((x) => x.name === 'batch3_greedy_noprompt');
       const images = c.images.map((name: string) => readImage(name));
@@ -46,12 +52,12 @@ describe('inference in a worker thread', () => {
       // Transferred: the sender's buffers are detached.
       expect(images.every((image: Uint8Array) => image.byteLength === 0)).toBe(true);
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('keeps the event loop free while the worker computes', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const order: string[] = [];
       const items = Array.from({ length: 24 }, () => ({ image: readImage('shapes_400x300.jpg'), options: { maxNewTokens: 12, numBeams: 4 } }));
@@ -61,31 +67,31 @@ describe('inference in a worker thread', () => {
       await inference;
       expect(order).toEqual(['timer', 'inference']);
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('fails requests in flight with INFERENCE_FAILED when the worker dies', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     const pending = worker.caption([{ image: readImage('shapes_400x300.jpg'), options: { maxNewTokens: 12, numBeams: 8 } }]);
-    await worker.terminate();
-    await expect(pending).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
-    await expect(worker.caption([{ image: readImage('gray_33x33.png') }])).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    await worker.close();
+    expect(await pending).toMatchObject([{ ok: false, error: { code: 'INFERENCE_FAILED' } }]);
+    expect(await worker.caption([{ image: readImage('gray_33x33.png') }])).toMatchObject([{ ok: false, error: { code: 'INFERENCE_FAILED' } }]);
   });
 
   it('a worker killed mid-decode fails every request it holds, running and queued, with INFERENCE_FAILED', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 16 });
-    const running = worker.submit('caption', { image: readImage(IMAGE), options: WIDE });
-    const queued = worker.submit('caption', { image: readImage(IMAGE), options: { maxNewTokens: 3 } });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 16 });
+    const running = submitOne(worker, 'caption', { image: readImage(IMAGE), options: WIDE });
+    const queued = submitOne(worker, 'caption', { image: readImage(IMAGE), options: { maxNewTokens: 3 } });
     await until(async () => (await worker.stats()).running === 1, 'the first request to run');
-    await worker.terminate();
-    await expect(running).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
-    await expect(queued).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    await worker.close();
+    expect(await running).toMatchObject({ ok: false, error: { code: 'INFERENCE_FAILED' } });
+    expect(await queued).toMatchObject({ ok: false, error: { code: 'INFERENCE_FAILED' } });
     await expect(worker.stats()).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
   });
 
   it('captions arriving at random times, with prompts of different lengths, greedy and beams, equal their single runs', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const random = createRandom(2024);
       const prompts = [undefined, 'a picture of', 'a blue picture of the big'];
@@ -100,23 +106,23 @@ describe('inference in a worker thread', () => {
         };
       });
       const alone: number[][] = [];
-      for (const r of requests) alone.push(sequenceOf(await worker.submit('caption', { image: readImage(r.image), prompt: r.prompt, options: r.options })));
+      for (const r of requests) alone.push(sequenceOf(await submitOne(worker, 'caption', { image: readImage(r.image), prompt: r.prompt, options: r.options })));
       const results = await Promise.all(
         requests.map(async (r) => {
           await delay(r.arriveAt);
-          return worker.submit('caption', { image: readImage(r.image), prompt: r.prompt, options: r.options });
+          return submitOne(worker, 'caption', { image: readImage(r.image), prompt: r.prompt, options: r.options });
         }),
       );
       expect(results.map(sequenceOf)).toEqual(alone);
       // The first request shared its steps with requests that arrived while it decoded.
       expect(results[0].ok && results[0].value.batchSize).toBeGreaterThan(4);
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('questions of different lengths arriving at random times equal their single runs', async () => {
-    const worker = await BlipWorker.start(variants.vqa, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.vqa, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const random = createRandom(77);
       const questions = ['what color is the sky?', 'How many dogs are in the picture?', 'is there a Café near the tower?', 'why?'];
@@ -127,11 +133,11 @@ describe('inference in a worker thread', () => {
         arriveAt: Math.floor(random() * 40),
       }));
       const alone: number[][] = [];
-      for (const r of requests) alone.push(sequenceOf(await worker.submit('answer', { image: readImage(r.image), question: r.question, options: r.options })));
+      for (const r of requests) alone.push(sequenceOf(await submitOne(worker, 'answer', { image: readImage(r.image), question: r.question, options: r.options })));
       const results = await Promise.all(
         requests.map(async (r) => {
           await delay(r.arriveAt);
-          return worker.submit('answer', { image: readImage(r.image), question: r.question, options: r.options });
+          return submitOne(worker, 'answer', { image: readImage(r.image), question: r.question, options: r.options });
         }),
       );
       expect(results.map(sequenceOf)).toEqual(alone);
@@ -139,31 +145,31 @@ describe('inference in a worker thread', () => {
       expect(results.every((r) => r.ok && r.value.cacheHit)).toBe(true);
       expect((await worker.stats()).cache).toMatchObject({ misses: IMAGE_NAMES.length, hits: 2 * requests.length - IMAGE_NAMES.length });
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('a request admitted mid-decode of another joins its batch and finishes first', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
     try {
       const [wideAlone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const [shortAlone] = (await worker.caption([{ image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } }])).map(sequenceOf);
       const order: string[] = [];
-      const wide = worker.submit('caption', { image: readImage(IMAGE), options: WIDE }).then((r) => (order.push('wide'), r));
+      const wide = submitOne(worker, 'caption', { image: readImage(IMAGE), options: WIDE }).then((r) => (order.push('wide'), r));
       await until(async () => (await worker.stats()).running === 1, 'the wide request to run');
-      const short = await worker.submit('caption', { image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } });
+      const short = await submitOne(worker, 'caption', { image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } });
       order.push('short');
       expect(sequenceOf(short)).toEqual(shortAlone);
       expect(short.ok && short.value.batchSize).toBe(17);
       expect(sequenceOf(await wide)).toEqual(wideAlone);
       expect(order).toEqual(['short', 'wide']);
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('deadlines: a request expires in the queue or mid-decode with DEADLINE_EXCEEDED; the others complete normally', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
     try {
       const [alone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const long = { maxNewTokens: 60, minNewTokens: 60 };
@@ -172,34 +178,36 @@ describe('inference in a worker thread', () => {
       await worker.caption([WIDE, WIDE, WIDE, long].map((options) => ({ image: readImage(IMAGE), options })));
       const batchMs = Date.now() - started;
       started = Date.now();
-      const runners = [0, 1, 2].map(() => worker.submit('caption', { image: readImage(IMAGE), options: WIDE }));
-      const victim = worker.submit('caption', { image: readImage(IMAGE), options: long }, { deadline: started + batchMs / 3 });
+      const runners = [0, 1, 2].map(() => submitOne(worker, 'caption', { image: readImage(IMAGE), options: WIDE }));
+      const victim = submitOne(worker, 'caption', { image: readImage(IMAGE), options: long }, { deadline: started + batchMs / 3 });
       await until(async () => (await worker.stats()).running === 4, 'the victim to run');
       expect(await victim).toMatchObject({ ok: false, error: { code: 'DEADLINE_EXCEEDED' } });
       await until(async () => (await worker.stats()).running === 3, 'the victim to leave the batch');
       for (const result of await Promise.all(runners)) expect(sequenceOf(result)).toEqual(alone);
 
       // 64 rows taken: the newcomer waits in the queue, where its deadline passes.
-      const full = [0, 1, 2, 3].map(() => worker.submit('caption', { image: readImage(IMAGE), options: WIDE }));
-      const queued = worker.submit('caption', { image: readImage(IMAGE), options: { maxNewTokens: 2 } }, { deadline: Date.now() + 20 });
+      const full = [0, 1, 2, 3].map(() => submitOne(worker, 'caption', { image: readImage(IMAGE), options: WIDE }));
+      const queued = submitOne(worker, 'caption', { image: readImage(IMAGE), options: { maxNewTokens: 2 } }, { deadline: Date.now() + 20 });
       expect(await queued).toMatchObject({ ok: false, error: { code: 'DEADLINE_EXCEEDED', details: { reason: 'deadline' } } });
       for (const result of await Promise.all(full)) expect(sequenceOf(result)).toEqual(alone);
       expect(await worker.stats()).toMatchObject({ queued: 0, running: 0 });
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('cancelling one item of a batch (its AbortSignal) settles it at once and drops its rows from the worker batch', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 64 });
     try {
       const [alone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const controller = new AbortController();
-      const [a, victim, b] = worker.submitAll([
-        { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } },
-        { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE }, signal: controller.signal },
-        { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } },
-      ]);
+      const [a, victim, b] = worker
+        .submitGroup([
+          { item: { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } } },
+          { item: { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } }, controls: { signal: controller.signal } },
+          { item: { kind: 'caption', item: { image: readImage(IMAGE), options: WIDE } } },
+        ])
+        .map(resultOf);
       await until(async () => (await worker.stats()).running === 3, 'the batch to run');
       controller.abort();
       expect(await victim).toMatchObject({ ok: false, error: { code: 'CANCELLED', details: { reason: 'cancelled' } } });
@@ -207,14 +215,14 @@ describe('inference in a worker thread', () => {
       expect(sequenceOf(await a)).toEqual(alone);
       expect(sequenceOf(await b)).toEqual(alone);
       // Aborted before submission: never sent.
-      expect(await worker.submit('caption', { image: readImage(IMAGE) }, { signal: AbortSignal.abort() })).toMatchObject({ error: { details: { reason: 'cancelled' } } });
+      expect(await submitOne(worker, 'caption', { image: readImage(IMAGE) }, { signal: AbortSignal.abort() })).toMatchObject({ error: { details: { reason: 'cancelled' } } });
     } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('answers a second question about an image without running the vision encoder again (counters in stats)', async () => {
-    const worker = await BlipWorker.start(variants.vqa, { imageLimits: DEFAULT_IMAGE_LIMITS, embeddingCacheBytes: 4096 });
+    const worker = await WorkerBackend.start(variants.vqa, { imageLimits: DEFAULT_IMAGE_LIMITS, embeddingCacheBytes: 4096 });
     try {
       const [first] = await worker.answer([{ image: readImage(IMAGE), question: 'what color is the sky?' }]);
       const [second] = await worker.answer([{ image: readImage(IMAGE), question: 'How many dogs are in the picture?' }]);
@@ -226,22 +234,12 @@ describe('inference in a worker thread', () => {
       expect(third.ok && third.value.cacheHit).toBe(false);
       expect((await worker.stats()).cache).toMatchObject({ misses: 3, evictions: 2, entries: 1 });
     } finally {
-      await worker.terminate();
-    }
-  });
-
-  it('refuses the other task for the whole call, as before', async () => {
-    const worker = await BlipWorker.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
-    try {
-      await expect(worker.answer([{ image: readImage(IMAGE), question: 'why?' }])).rejects.toMatchObject({ code: 'WRONG_TASK' });
-      await expect(worker.submit('answer', { image: readImage(IMAGE), question: 'why?' })).rejects.toMatchObject({ code: 'WRONG_TASK' });
-    } finally {
-      await worker.terminate();
+      await worker.close();
     }
   });
 
   it('reports a variant that cannot load as MODEL_LOAD_FAILED or INVALID_VARIANT, naming the folder', async () => {
-    await expect(BlipWorker.start(join(IMAGES, 'no-such-variant'), { imageLimits: DEFAULT_IMAGE_LIMITS })).rejects.toMatchObject({
+    await expect(WorkerBackend.start(join(IMAGES, 'no-such-variant'), { imageLimits: DEFAULT_IMAGE_LIMITS })).rejects.toMatchObject({
       code: 'INVALID_VARIANT',
       message: expect.stringContaining('no-such-variant'),
     });

@@ -12,11 +12,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BlipPipeline, type ItemResult } from '../../src/models/blip/runtime/pipeline.ts';
+import type { ItemResult } from '../../src/backend/items.ts';
+import { BlipPipeline } from '../../src/models/blip/runtime/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { createModelRegistry } from '../../src/registry/model-registry.ts';
 import { datasetScene, type Scene } from '../scenes/index.ts';
 import { SHAPE_COLORS, SHAPE_KINDS } from '../scenes/vocabulary.ts';
+import { WorkerBackend } from '../../src/backend/worker/worker-backend.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({
@@ -33,7 +35,7 @@ const seed = Number(args.seed);
 const BATCH = 16;
 
 // The demo variants are converted at server start-up; convert them here too when this runs on a fresh clone.
-const registry = await createModelRegistry({ root: join(REPO, 'registry'), repoRoot: REPO, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+const registry = await createModelRegistry({ root: join(REPO, 'registry'), repoRoot: REPO, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS }, startBackend: (dir, options) => WorkerBackend.start(dir, options) });
 await registry.prepareEmbedded();
 await registry.close();
 

@@ -1,29 +1,28 @@
 import type { VariantManifest } from '../../variant/manifest.ts';
-import type { EngineStats } from '../../models/blip/engine/serving-engine.ts';
-import type { PipelineOptions } from '../../models/blip/runtime/pipeline.ts';
-import type { AnswerItem, CaptionItem, ItemResult, SerializedError } from '../items.ts';
+import type { RuntimeOptions } from '../../models/family.ts';
+import type { BackendEvent, BackendItem, BackendStats } from '../model-backend.ts';
+import type { SerializedError } from '../items.ts';
 
-/** Messages between the server thread and an inference worker. Every request carries an id its reply echoes. */
+/** Messages between the server thread and an inference worker. Every item carries an id its events echo. */
 export interface WorkerData {
   variantDir: string;
-  options: PipelineOptions;
+  options: RuntimeOptions;
 }
 
-/** One request for the worker's engine; `deadline` in epoch milliseconds. */
-export type Submission = { id: number; deadline?: number } & ({ kind: 'caption'; item: CaptionItem } | { kind: 'answer'; item: AnswerItem });
+export type Submission = BackendItem & { id: number; stream: boolean };
 
 export type WorkerRequest =
-  /** Requests to queue (one message for several, so an image buffer shared by two of them is transferred once). */
+  /** Items that arrived together: one group, one encoder pass (an image shared by two of them is transferred once). */
   | { type: 'submit'; submissions: Submission[] }
-  /** The request leaves the batch at the next step (its client went away); its result is still sent. */
-  | { type: 'cancel'; id: number }
+  /** The item leaves the batch at the next step and ends with `reason` (its client went away, or its deadline passed). */
+  | { type: 'cancel'; id: number; reason: SerializedError }
   | { type: 'stats'; id: number }
-  /** Exit between two model calls (see BlipWorker.terminate). */
+  /** Exit between two model calls (see WorkerBackend.close). */
   | { type: 'stop' };
 
 export type WorkerMessage =
   | { type: 'ready'; manifest: VariantManifest }
   | { type: 'load-failed'; error: SerializedError }
-  /** The result of submission `id`. */
-  | { type: 'result'; id: number; result: ItemResult }
-  | { type: 'stats'; id: number; stats: EngineStats };
+  /** Every event the engine emitted since the last message (one message per decode step at most). */
+  | { type: 'events'; events: Array<{ id: number; event: BackendEvent }> }
+  | { type: 'stats'; id: number; stats: BackendStats };

@@ -1,59 +1,62 @@
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, ServiceError } from '../../errors.ts';
+import type { RuntimeOptions } from '../../models/family.ts';
 import { ownedBytes, startWorker } from '../../runtime/worker-thread.ts';
 import type { VariantManifest } from '../../variant/manifest.ts';
-import type { EngineStats } from '../../models/blip/engine/serving-engine.ts';
-import type { PipelineOptions } from '../../models/blip/runtime/pipeline.ts';
-import { cancelledError, deadlineError, deserializeError, type AnswerItem, type CaptionItem, type ItemKind, type ItemResult } from '../items.ts';
+import { EventStream, resultOf, streamOf } from '../event-stream.ts';
+import { abortError, itemSignal, type ItemSignal } from '../item-signal.ts';
+import { cancelledError, deserializeError, type AnswerItem, type CaptionItem, type ItemResult, type RequestStage, type SerializedError } from '../items.ts';
+import type { BackendItem, BackendStats, BackendVariant, ModelBackend, SubmitControls } from '../model-backend.ts';
 import type { Submission, WorkerData, WorkerMessage, WorkerRequest } from './protocol.ts';
 
 const ENTRY = new URL('./worker-entry.ts', import.meta.url);
 
-/** Per-request controls. */
-export interface RequestControls {
-  /** Aborting it settles the request at once with CANCELLED_CODE and makes its rows leave the worker's batch. */
-  signal?: AbortSignal;
-  /** Epoch milliseconds: past it the request settles with DEADLINE_EXCEEDED and leaves the worker's batch. */
+/** Controls of `submit`/`submitGroup`, plus a deadline the backend turns into the item's signal (item-signal.ts). */
+export interface WorkerControls extends SubmitControls {
+  /** Epoch milliseconds; for callers that did not build the item's signal themselves. */
   deadline?: number;
 }
 
-/** One request for `submitAll`. */
-export type WorkerSubmission = RequestControls & ({ kind: 'caption'; item: CaptionItem } | { kind: 'answer'; item: AnswerItem });
-
-interface Waiter {
-  resolve: (result: ItemResult) => void;
-  reject: (error: Error) => void;
+interface Pending {
+  stream: EventStream;
+  stage: RequestStage;
+  /** The deadline signal this backend built for the item, if any. */
+  owned: ItemSignal | undefined;
   cleanup: () => void;
 }
 
 /**
- * The server-side handle of an inference worker for one variant. Each request is its own message and its own result,
- * so the worker can admit it into its running batch as soon as it arrives, and one request of a batch can be
- * cancelled alone. Image bytes are transferred, not copied. If the worker dies, every request in flight fails with
- * INFERENCE_FAILED and the handle refuses further work (the owner decides whether to start a new one).
+ * The worker-thread ONNX backend: one variant's family runtime in its own thread, items in, events out. Each group of
+ * items is one message (so a DataLoader batch is one encoder pass), each item its own event stream, so one item of a
+ * group can leave alone. Image bytes are transferred, not copied. When an item's signal aborts, its stream ends at
+ * once (even while the worker is inside a long encoder pass) and the worker drops its rows at the next step. If the
+ * worker dies, every item in flight ends with INFERENCE_FAILED and the backend refuses further work.
  */
-export class BlipWorker {
+export class WorkerBackend implements ModelBackend {
+  readonly variant: BackendVariant;
   private nextId = 1;
-  private readonly pending = new Map<number, Waiter>();
-  private readonly statsWaiters = new Map<number, { resolve: (stats: EngineStats) => void; reject: (e: Error) => void }>();
-  private exitError: ServiceError | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private readonly statsWaiters = new Map<number, { resolve: (stats: BackendStats) => void; reject: (e: Error) => void }>();
+  private exitError: SerializedError | undefined;
   private exited = false;
+  private readonly failureListeners: Array<(error: SerializedError) => void> = [];
 
   private constructor(
     private readonly worker: Worker,
     readonly manifest: VariantManifest,
   ) {
+    this.variant = { name: manifest.name, family: manifest.family, task: manifest.task, precision: manifest.precision };
     worker.on('message', (message: WorkerMessage) => this.onMessage(message));
-    worker.on('error', (error) => this.fail(new ServiceError(ErrorCode.INFERENCE_FAILED, `inference worker crashed: ${error.message}`, { cause: error })));
+    worker.on('error', (error) => this.fail({ code: ErrorCode.INFERENCE_FAILED, message: `inference worker crashed: ${error.message}` }));
     worker.on('exit', (code) => {
       this.exited = true;
-      this.fail(new ServiceError(ErrorCode.INFERENCE_FAILED, `inference worker exited (code ${code})`));
+      this.fail({ code: ErrorCode.INFERENCE_FAILED, message: `inference worker exited (code ${code})` });
     });
   }
 
-  static async start(variantDir: string, options: PipelineOptions): Promise<BlipWorker> {
+  static async start(variantDir: string, options: RuntimeOptions): Promise<WorkerBackend> {
     const data: WorkerData = { variantDir, options };
-    const worker = startWorker(ENTRY, data, `blip:${variantDir}`);
+    const worker = startWorker(ENTRY, data, `inference:${variantDir}`);
     const manifest = await new Promise<VariantManifest>((resolve, reject) => {
       const onExit = (code: number) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} exited during load (code ${code})`));
       worker.once('error', (error) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} failed: ${error.message}`, { cause: error })));
@@ -65,69 +68,55 @@ export class BlipWorker {
         else reject(new Error(`unexpected first message from the inference worker: ${message.type}`));
       });
     });
-    return new BlipWorker(worker, manifest);
+    return new WorkerBackend(worker, manifest);
   }
 
-  /** Captions every item; `controls` apply to each. Rejects with WRONG_TASK on a VQA variant. */
-  caption(items: readonly CaptionItem[], controls: RequestControls = {}): Promise<ItemResult[]> {
-    return this.callAll('caption', items.map((item) => ({ kind: 'caption', item, ...controls })));
+  submit(item: BackendItem, controls?: WorkerControls): EventStream {
+    return this.submitGroup([{ item, controls }])[0];
   }
 
-  answer(items: readonly AnswerItem[], controls: RequestControls = {}): Promise<ItemResult[]> {
-    return this.callAll('answer', items.map((item) => ({ kind: 'answer', item, ...controls })));
-  }
-
-  /**
-   * One request. Resolves with its result (a failed request is `{ ok: false }`: bad input, DEADLINE_EXCEEDED,
-   * cancellation); rejects only when the worker is gone (INFERENCE_FAILED) or the variant has the other task
-   * (WRONG_TASK).
-   */
-  submit(kind: 'caption', item: CaptionItem, controls?: RequestControls): Promise<ItemResult>;
-  submit(kind: 'answer', item: AnswerItem, controls?: RequestControls): Promise<ItemResult>;
-  submit(kind: ItemKind, item: CaptionItem | AnswerItem, controls: RequestControls = {}): Promise<ItemResult> {
-    return this.submitAll([{ kind, item, ...controls } as WorkerSubmission])[0];
-  }
-
-  /**
-   * Several requests in one message (an image shared by two of them is transferred once), each with its own
-   * controls and its own promise: what a DataLoader batch function needs to cancel one item of its batch.
-   */
-  submitAll(submissions: readonly WorkerSubmission[]): Array<Promise<ItemResult>> {
-    const wrongTask = submissions.find((s) => (s.kind === 'caption') !== (this.manifest.task === 'caption'));
-    if (wrongTask) return submissions.map(() => Promise.reject(this.wrongTaskError(wrongTask.kind)));
-    if (this.exitError) return submissions.map(() => Promise.reject(this.exitError));
+  submitGroup(items: ReadonlyArray<{ item: BackendItem; controls?: WorkerControls }>): EventStream[] {
+    if (this.exitError) return items.map(() => streamOf({ type: 'error', error: this.exitError as SerializedError }));
     const posted: Submission[] = [];
-    const results = submissions.map((submission) => {
-      const { signal, deadline } = submission;
-      if (signal?.aborted) return Promise.resolve<ItemResult>({ ok: false, error: cancelledError() });
+    const streams = items.map(({ item, controls = {} }) => {
+      const owned = controls.deadline === undefined ? undefined : itemSignal({ deadline: controls.deadline, client: controls.signal });
+      const signal = owned?.signal ?? controls.signal;
+      if (signal?.aborted) {
+        owned?.dispose();
+        return streamOf({ type: 'error', error: abortError(signal, 'queue') });
+      }
       const id = this.nextId++;
-      posted.push({ id, kind: submission.kind, item: { ...submission.item, image: ownedBytes(submission.item.image) }, deadline } as Submission);
-      return new Promise<ItemResult>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        const onAbort = () => this.settleEarly(id, { ok: false, error: cancelledError() });
-        const cleanup = () => {
-          signal?.removeEventListener('abort', onAbort);
-          if (timer) clearTimeout(timer);
-        };
-        this.pending.set(id, { resolve, reject, cleanup });
-        signal?.addEventListener('abort', onAbort, { once: true });
-        if (deadline !== undefined) {
-          // The worker checks deadlines between decode steps; this settles on time even during a long encoder pass.
-          timer = setTimeout(() => this.settleEarly(id, { ok: false, error: deadlineError(deadline) }), Math.max(0, deadline - Date.now()));
-          timer.unref();
-        }
-      });
+      const stream = new EventStream();
+      const onAbort = () => this.leave(id, abortError(signal as AbortSignal, this.pending.get(id)?.stage ?? 'queue'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      stream.onAbandon(() => this.leave(id, cancelledError(this.pending.get(id)?.stage)));
+      const cleanup = () => {
+        signal?.removeEventListener('abort', onAbort);
+        owned?.dispose();
+      };
+      this.pending.set(id, { stream, stage: 'queue', owned, cleanup });
+      posted.push({ id, kind: item.kind, item: { ...item.item, image: ownedBytes(item.item.image) }, stream: controls.stream ?? false } as Submission);
+      return stream;
     });
     if (posted.length > 0) {
       const message: WorkerRequest = { type: 'submit', submissions: posted };
       this.worker.postMessage(message, [...new Set(posted.map((s) => s.item.image.buffer as ArrayBuffer))]);
     }
-    return results;
+    return streams;
   }
 
-  /** The worker engine's counters: embedding cache hits, misses, bytes; queued and running requests. */
-  stats(): Promise<EngineStats> {
-    if (this.exitError) return Promise.reject(this.exitError);
+  /** In-process convenience (tools, tests, the CLI): captions every item together; failures as values. */
+  caption(items: readonly CaptionItem[], controls: WorkerControls = {}): Promise<ItemResult[]> {
+    return Promise.all(this.submitGroup(items.map((item) => ({ item: { kind: 'caption', item }, controls }))).map(resultOf));
+  }
+
+  answer(items: readonly AnswerItem[], controls: WorkerControls = {}): Promise<ItemResult[]> {
+    return Promise.all(this.submitGroup(items.map((item) => ({ item: { kind: 'answer', item }, controls }))).map(resultOf));
+  }
+
+  /** The runtime's counters: embedding cache hits, misses, bytes; queued and running items. */
+  stats(): Promise<BackendStats> {
+    if (this.exitError) return Promise.reject(deserializeError(this.exitError));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.statsWaiters.set(id, { resolve, reject });
@@ -135,18 +124,16 @@ export class BlipWorker {
     });
   }
 
-  /** Calls `listener` once when the worker thread exits, whatever the reason (crash, exit, terminate). */
-  onExit(listener: (exitCode: number) => void): void {
-    this.worker.once('exit', listener);
+  onFailure(listener: (error: SerializedError) => void): void {
+    this.failureListeners.push(listener);
   }
 
   /**
-   * Stops the worker; requests still in flight fail with INFERENCE_FAILED. The worker is asked to exit between two
-   * model calls: `Worker.terminate()` while onnxruntime's synchronous `run` is on the worker's stack can abort the
-   * whole process (a Napi::Error thrown into a terminating environment), so it is only the last resort, after
-   * `forceAfterMs`.
+   * Stops the worker; items still in flight end with INFERENCE_FAILED. The worker is asked to exit between two model
+   * calls: `Worker.terminate()` while onnxruntime's synchronous `run` is on the worker's stack can abort the whole
+   * process (a Napi::Error thrown into a terminating environment), so it is only the last resort, after `forceAfterMs`.
    */
-  async terminate(forceAfterMs = 60_000): Promise<void> {
+  async close(forceAfterMs = 60_000): Promise<void> {
     if (this.exited) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage({ type: 'stop' } satisfies WorkerRequest);
@@ -159,24 +146,14 @@ export class BlipWorker {
     if (outcome === 'timeout') await this.worker.terminate();
   }
 
-  private async callAll(kind: ItemKind, submissions: WorkerSubmission[]): Promise<ItemResult[]> {
-    if ((kind === 'caption') !== (this.manifest.task === 'caption')) throw this.wrongTaskError(kind);
-    return Promise.all(this.submitAll(submissions));
-  }
-
-  private wrongTaskError(kind: ItemKind): ServiceError {
-    const { name, task } = this.manifest;
-    return new ServiceError(ErrorCode.WRONG_TASK, `${name} is a ${task} model and cannot ${kind === 'answer' ? 'answer questions' : 'caption images'}`);
-  }
-
-  /** Settles a request before the worker answers (cancelled, or past its deadline) and tells the worker to drop it. */
-  private settleEarly(id: number, result: ItemResult): void {
-    const waiter = this.pending.get(id);
-    if (!waiter) return;
+  /** Ends an item before the worker does (cancelled, or past its deadline) and tells the worker to drop it. */
+  private leave(id: number, error: SerializedError): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
     this.pending.delete(id);
-    waiter.cleanup();
-    waiter.resolve(result);
-    if (!this.exitError) this.worker.postMessage({ type: 'cancel', id } satisfies WorkerRequest);
+    pending.cleanup();
+    pending.stream.push({ type: 'error', error });
+    if (!this.exitError) this.worker.postMessage({ type: 'cancel', id, reason: error } satisfies WorkerRequest);
   }
 
   private onMessage(message: WorkerMessage): void {
@@ -185,22 +162,30 @@ export class BlipWorker {
       this.statsWaiters.delete(message.id);
       return;
     }
-    if (message.type !== 'result') return;
-    const waiter = this.pending.get(message.id);
-    if (!waiter) return;
-    this.pending.delete(message.id);
-    waiter.cleanup();
-    waiter.resolve(message.result);
+    if (message.type !== 'events') return;
+    for (const { id, event } of message.events) {
+      const pending = this.pending.get(id);
+      if (!pending) continue;
+      if (event.type === 'admitted') pending.stage = 'encode';
+      else if (event.type === 'encoded') pending.stage = 'decode';
+      else if (event.type === 'done' || event.type === 'error') {
+        this.pending.delete(id);
+        pending.cleanup();
+      }
+      pending.stream.push(event);
+    }
   }
 
-  private fail(error: ServiceError): void {
+  private fail(error: SerializedError): void {
+    const first = this.exitError === undefined;
     this.exitError ??= error;
-    for (const waiter of this.pending.values()) {
-      waiter.cleanup();
-      waiter.reject(error);
+    for (const pending of this.pending.values()) {
+      pending.cleanup();
+      pending.stream.push({ type: 'error', error });
     }
     this.pending.clear();
-    for (const waiter of this.statsWaiters.values()) waiter.reject(error);
+    for (const waiter of this.statsWaiters.values()) waiter.reject(deserializeError(error));
     this.statsWaiters.clear();
+    if (first) for (const listener of this.failureListeners) listener(error);
   }
 }

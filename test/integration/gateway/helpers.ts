@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, REPO_ROOT } from '../../../src/config/config.ts';
 import { convertCheckpoint } from '../../../src/models/blip/convert/convert-checkpoint.ts';
-import { startServer, type RunningServer } from '../../../src/main.ts';
+import { startServer, type RunningServer, type StartOptions } from '../../../src/main.ts';
 import type { RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { CAPTION_CHECKPOINT, readImage } from '../../helpers/fixtures.ts';
 
@@ -46,6 +46,8 @@ export interface TestServerOptions {
   extraVariants?: Array<'broken' | 'official' | 'small-queue'>;
   /** The server's logger (default: silent). */
   logger?: import('pino').Logger;
+  /** How variants are served (default: the worker-thread ONNX backend, as in production). */
+  startBackend?: StartOptions['startBackend'];
 }
 
 export const BROKEN_VARIANT = 'broken-tiny';
@@ -69,7 +71,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', REGISTRY_DIR: registryDir, RATE_LIMIT_PER_MINUTE: '0', ...options.env });
   let server: RunningServer;
   try {
-    server = await startServer(config, { onRegistryEvent: (event) => events.push(event), ...(options.logger ? { logger: options.logger } : {}) });
+    server = await startServer(config, {
+      onRegistryEvent: (event) => events.push(event),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.startBackend ? { startBackend: options.startBackend } : {}),
+    });
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
     throw error;

@@ -5,7 +5,9 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { createModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
+import { CONVERTER_VERSION } from '../../../src/models/blip/convert/convert-checkpoint.ts';
 import { createTempRegistry, embeddedVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
+import { startWorkerBackend } from '../../helpers/worker-backend.ts';
 
 const PIPELINE = { imageLimits: DEFAULT_IMAGE_LIMITS };
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -24,7 +26,7 @@ describe('embedded variants', () => {
 
   async function prepare(): Promise<{ events: RegistryEvent[]; registry: Awaited<ReturnType<typeof createModelRegistry>> }> {
     const events: RegistryEvent[] = [];
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, onEvent: (e) => events.push(e) });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend, onEvent: (e) => events.push(e) });
     await registry.prepareEmbedded();
     return { events, registry };
   }
@@ -33,7 +35,7 @@ describe('embedded variants', () => {
   const manifestOf = async (name: string) => JSON.parse(await readFile(join(temp.root, name, 'manifest.json'), 'utf8'));
 
   it('are not installed before prepareEmbedded, and say how to convert them by hand', async () => {
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     expect(registry.find('tiny')).toMatchObject({
       installed: false,
       source: 'checkpoints/caption',
@@ -93,14 +95,14 @@ describe('embedded variants', () => {
     await writeFile(join(temp.root, 'tiny-vqa', 'tokenizer.json'), '{}');
     const { events } = await prepare();
     expect(events.filter((e) => e.type === 'convert-started')).toEqual([
-      { type: 'convert-started', variant: 'tiny', reason: 'converted by converter version 0, current is 1' },
+      { type: 'convert-started', variant: 'tiny', reason: `converted by converter version 0, current is ${CONVERTER_VERSION}` },
       { type: 'convert-started', variant: 'tiny-vqa', reason: expect.stringContaining('tokenizer.json has 2 bytes') },
     ]);
   });
 
   it('convert once when two registries (servers) prepare the same folder at once', async () => {
     const events: RegistryEvent[] = [];
-    const open = () => createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, onEvent: (e) => events.push(e) });
+    const open = () => createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend, onEvent: (e) => events.push(e) });
     const [a, b] = await Promise.all([open(), open()]);
     await Promise.all([a.prepareEmbedded(), b.prepareEmbedded()]);
     expect(conversions(events).sort()).toEqual(['tiny', 'tiny-vqa']);
@@ -117,7 +119,7 @@ describe('embedded variants', () => {
     const events = outputs.flatMap(({ stdout }) => stdout.trim().split('\n').map((line) => JSON.parse(line) as RegistryEvent));
     expect(conversions(events).sort()).toEqual(['tiny', 'tiny-vqa']);
     expect(events.filter((e) => e.type === 'convert-skipped').map((e) => e.variant).sort()).toEqual(['tiny', 'tiny-vqa']);
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     expect(registry.list().map((v) => v.installed)).toEqual([true, true]);
     // And the files are whole: a worker loads them.
     await registry.acquire('tiny');
@@ -138,7 +140,7 @@ describe('embedded variants', () => {
 
   it('refuse a checkpoint of the other task, naming variant.json and the checkpoint config', async () => {
     const file = await temp.writeVariant('tiny', embeddedVariant('tiny', 'caption', { default: true, source: { checkpoint: 'checkpoints/vqa', embedded: true } }));
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     await expect(registry.prepareEmbedded()).rejects.toMatchObject({
       code: 'INVALID_VARIANT',
       message: `${file}: expected "vqa" (the task of ${join(temp.vqaCheckpoint, 'config.json')}) for task but received "caption"`,

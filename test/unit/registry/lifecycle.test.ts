@@ -5,6 +5,7 @@ import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { readImage } from '../../helpers/fixtures.ts';
 import { createTempRegistry, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
+import { captionOn, startWorkerBackend } from '../../helpers/worker-backend.ts';
 
 const PIPELINE = { imageLimits: DEFAULT_IMAGE_LIMITS };
 
@@ -19,7 +20,7 @@ describe('FileModelRegistry operations', () => {
   const registries: FileModelRegistry[] = [];
 
   const open = async (memoryBudgetBytes?: number, pinned?: string[]) => {
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, onEvent: (e) => events.push(e), memoryBudgetBytes, pinned });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend, onEvent: (e) => events.push(e), memoryBudgetBytes, pinned });
     registries.push(registry);
     return registry;
   };
@@ -31,7 +32,7 @@ describe('FileModelRegistry operations', () => {
       await temp.writeVariant(name, officialVariant(name, 'caption'));
       await temp.install(name, 'caption');
     }
-    const probe = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE });
+    const probe = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     cost = probe.find('a')!.bytes!;
     expect(probe.find('b')!.bytes).toBe(cost);
   });
@@ -78,7 +79,7 @@ describe('FileModelRegistry operations', () => {
     expect(registry.inFlight('a')).toBe(1);
     await expect(registry.acquire('b')).rejects.toMatchObject({ code: 'MEMORY_BUDGET_EXCEEDED' });
     // The leased worker kept working.
-    const [result] = await lease.worker.caption([{ image: readImage('gray_33x33.png'), options: { maxNewTokens: 2 } }]);
+    const [result] = await captionOn(lease.backend, [{ image: readImage('gray_33x33.png'), options: { maxNewTokens: 2 } }]);
     expect(result.ok).toBe(true);
     expect(registry.find('a')?.state).toBe('ready');
     lease.release();
@@ -128,7 +129,7 @@ describe('FileModelRegistry operations', () => {
       expect(registry.find('b')).toMatchObject({ description: 'b, second edition', state: 'ready' });
       expect(registry.find('a')).toMatchObject({ description: 'a for tests', state: 'ready' });
       expect(await registry.acquire('a')).toBe(oldWorker);
-      const [caption] = await oldWorker.caption([{ image: readImage('gray_33x33.png'), options: { maxNewTokens: 2 } }]);
+      const [caption] = await captionOn(oldWorker, [{ image: readImage('gray_33x33.png'), options: { maxNewTokens: 2 } }]);
       expect(caption.ok).toBe(true);
       expect(registry.find('d')).toMatchObject({ installed: false, state: 'unloaded' });
     } finally {

@@ -7,6 +7,7 @@ import { ServiceError } from '../../../src/errors.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { readImage } from '../../helpers/fixtures.ts';
 import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
+import { captionOn, answerOn, startWorkerBackend } from '../../helpers/worker-backend.ts';
 
 const PIPELINE = { imageLimits: DEFAULT_IMAGE_LIMITS };
 
@@ -36,7 +37,7 @@ async function countThreads<T>(body: () => Promise<T>): Promise<{ result: T; thr
 }
 
 const captionOnce = async (worker: Awaited<ReturnType<FileModelRegistry['acquire']>>) =>
-  worker.caption([{ image: readImage('gray_33x33.png'), options: { maxNewTokens: 3 } }]);
+  captionOn(worker, [{ image: readImage('gray_33x33.png'), options: { maxNewTokens: 3 } }]);
 
 describe('FileModelRegistry', () => {
   let temp: TempRegistry;
@@ -52,7 +53,7 @@ describe('FileModelRegistry', () => {
     await temp.writeVariant('local', officialVariant('local', 'caption'));
     await temp.install('local', 'caption');
     events = [];
-    registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, onEvent: (e) => events.push(e) });
+    registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend, onEvent: (e) => events.push(e) });
     await registry.prepareEmbedded();
   });
   afterAll(async () => {
@@ -180,15 +181,15 @@ describe('FileModelRegistry', () => {
         const poll = () => (registry.find('tiny-vqa')?.state === 'unloaded' ? resolve() : setTimeout(poll, 5));
         poll();
       });
-      await worker.terminate();
+      await worker.close();
       await exited;
-      expect(events.filter((e) => e.type === 'worker-exited')).toEqual([{ type: 'worker-exited', variant: 'tiny-vqa', exitCode: 0 }]);
-      await expect(worker.answer([{ image: readImage('gray_33x33.png'), question: 'what?' }])).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+      expect(events.filter((e) => e.type === 'worker-exited')).toEqual([{ type: 'worker-exited', variant: 'tiny-vqa', message: 'inference worker exited (code 0)' }]);
+      expect(await answerOn(worker, [{ image: readImage('gray_33x33.png'), question: 'what?' }])).toMatchObject([{ ok: false, error: { code: 'INFERENCE_FAILED' } }]);
 
       const fresh = await registry.acquire('tiny-vqa');
       expect(fresh).not.toBe(worker);
       expect(registry.find('tiny-vqa')?.state).toBe('ready');
-      const [answer] = await fresh.answer([{ image: readImage('gray_33x33.png'), question: 'what is it?', options: { maxNewTokens: 3 } }]);
+      const [answer] = await answerOn(fresh, [{ image: readImage('gray_33x33.png'), question: 'what is it?', options: { maxNewTokens: 3 } }]);
       expect(answer.ok).toBe(true);
     });
   });
@@ -208,7 +209,7 @@ describe('FileModelRegistry load failures and close', () => {
   });
 
   it('keeps a failed load as `failed` with MODEL_LOAD_FAILED, and retries on the next acquire', async () => {
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     try {
       // Same size, so the folder still counts as installed; the bytes are not an ONNX graph.
       const graph = join(temp.root, 'broken', 'vision_model.onnx');
@@ -235,7 +236,7 @@ describe('FileModelRegistry load failures and close', () => {
   });
 
   it('close() stops every worker, waits for loads in flight, and refuses later acquires', async () => {
-    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE });
+    const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     const ready = await registry.acquire('good');
     // Observed from the start, as a request handler would await it.
     const inFlight = registry.acquire('broken').catch((error: unknown) => error);
@@ -245,7 +246,7 @@ describe('FileModelRegistry load failures and close', () => {
     // The load in flight finished before close() returned, and its worker was stopped rather than handed out.
     expect(await inFlight).toMatchObject({ code: 'MODEL_LOAD_FAILED', message: 'The model registry is closed' });
     expect(registry.list().map((v) => v.state)).toEqual(['unloaded', 'unloaded']);
-    await expect(captionOnce(ready)).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    expect(await captionOnce(ready)).toMatchObject([{ ok: false, error: { code: 'INFERENCE_FAILED' } }]);
     await expect(registry.acquire('good')).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED', message: 'The model registry is closed' });
     await registry.close();
   });

@@ -4,12 +4,14 @@
  */
 import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { createModelRegistry } from '../../../src/registry/model-registry.ts';
+import { startWorkerBackend } from '../../helpers/worker-backend.ts';
 
 const [root, repoRoot] = process.argv.slice(2);
 const registry = await createModelRegistry({
   root,
   repoRoot,
   pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS },
+  startBackend: startWorkerBackend,
   onEvent: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
 });
 await registry.prepareEmbedded();

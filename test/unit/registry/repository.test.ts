@@ -8,6 +8,7 @@ import { ServiceError } from '../../../src/errors.ts';
 import { createModelRegistry } from '../../../src/registry/model-registry.ts';
 import { scanRegistry } from '../../../src/registry/repository.ts';
 import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
+import { captionOn, answerOn, startWorkerBackend } from '../../helpers/worker-backend.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -130,7 +131,7 @@ describe('scanRegistry', () => {
 describe('the committed registry/', () => {
   it('scans cleanly: official variants, embedded defaults for both tasks', async () => {
     // Scanning only reads; nothing is converted or loaded here.
-    const registry = await createModelRegistry({ root: join(REPO_ROOT, 'registry'), repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+    const registry = await createModelRegistry({ root: join(REPO_ROOT, 'registry'), repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS }, startBackend: startWorkerBackend });
     const variants = registry.list();
     expect(variants.map((v) => [v.name, v.task, v.isDefault, v.source])).toEqual([
       ['blip-base', 'caption', false, 'Salesforce/blip-image-captioning-base'],
@@ -154,14 +155,14 @@ describe('the committed registry/', () => {
     const copy = await mkdtemp(join(tmpdir(), 'blip-committed-'));
     try {
       await cp(join(REPO_ROOT, 'registry'), copy, { recursive: true, filter: (path) => !/\/registry\/[^/]+\/(?!variant\.json$)[^/]+$/.test(path) });
-      const registry = await createModelRegistry({ root: copy, repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS } });
+      const registry = await createModelRegistry({ root: copy, repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS }, startBackend: startWorkerBackend });
       await registry.prepareEmbedded();
       const caption = registry.resolve(undefined, 'caption');
       const vqa = registry.resolve(undefined, 'vqa');
       expect([caption.name, vqa.name]).toEqual(['blip-demo', 'blip-demo-vqa']);
       const image = () => new Uint8Array(readFileSync(join(REPO_ROOT, 'test/fixtures/blip-tiny/images/gray_33x33.png')));
-      const [captioned] = await (await registry.acquire(caption.name)).caption([{ image: image(), options: { maxNewTokens: 3 } }]);
-      const [answered] = await (await registry.acquire(vqa.name)).answer([{ image: image(), question: 'what color?', options: { maxNewTokens: 3 } }]);
+      const [captioned] = await captionOn(await registry.acquire(caption.name), [{ image: image(), options: { maxNewTokens: 3 } }]);
+      const [answered] = await answerOn(await registry.acquire(vqa.name), [{ image: image(), question: 'what color?', options: { maxNewTokens: 3 } }]);
       expect([captioned.ok, answered.ok]).toEqual([true, true]);
       await registry.close();
     } finally {

@@ -3,7 +3,9 @@
  * (see ../shared/docs/blip-spec.md §1.8). Every dimension the converter uses comes from here.
  */
 export type BlipArchitecture = 'BlipForConditionalGeneration' | 'BlipForQuestionAnswering';
-export type BlipTask = 'caption' | 'vqa';
+import type { Task } from '../../../variant/manifest.ts';
+
+export type BlipTask = Task;
 
 export interface BlipVisionConfig {
   hiddenSize: number;

@@ -19,7 +19,7 @@ import { buildVisionGraph, imageTokenCount } from './vision-graph.ts';
 import { WeightLoader } from './weight-loader.ts';
 import { writeSyntheticVocabulary } from './synthetic-vocabulary.ts';
 
-export const CONVERTER_VERSION = '1';
+export const CONVERTER_VERSION = '2';
 
 export type ConvertSource =
   | { kind: 'checkpoint'; dir: string }
@@ -99,6 +99,8 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
     const manifest: VariantManifest = {
       format: MANIFEST_FORMAT,
       name: options.name ?? basename(outDir),
+      family: 'blip',
+      precision: 'fp32',
       task: config.task,
       architecture: config.architecture,
       source: { checkpoint, weightsFile: basename(weights.file), weightsSha256, randomSeed },

@@ -1,42 +1,21 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, ServiceError } from '../../../errors.ts';
-import type { ImageLimits } from '../../../image/decode.ts';
-import type { SessionOptions } from '../../../runtime/onnx-session.ts';
-import { readManifest, type VariantManifest } from '../../../variant/manifest.ts';
-import { BlipModel } from './blip-model.ts';
-import { ServingEngine, type AdmissionPolicy, type EngineStats, type SubmitOptions } from '../engine/serving-engine.ts';
+import { EventStream, resultOf } from '../../../backend/event-stream.ts';
+import { itemSignal } from '../../../backend/item-signal.ts';
 import type { AnswerItem, CaptionItem, ItemKind, ItemResult } from '../../../backend/items.ts';
+import { ErrorCode, ServiceError } from '../../../errors.ts';
+import { readManifest, type VariantManifest } from '../../../variant/manifest.ts';
+import type { FamilyRuntime, RuntimeItem, RuntimeOptions } from '../../family.ts';
+import type { AdmissionPolicy } from '../engine/admission.ts';
+import { ServingEngine, type EngineStats } from '../engine/serving-engine.ts';
+import { BlipModel } from './blip-model.ts';
 import { BlipTokenizer } from './tokenizer.ts';
 
-// Item and result types live in results.ts; they are re-exported here, where the rest of the server imports them.
-export {
-  CANCELLED_CODE,
-  deserializeError,
-  serializeError,
-  type AnswerItem,
-  type CaptionItem,
-  type GenerationOutput,
-  type ItemKind,
-  type ItemResult,
-  type SerializedError,
-  type Timings,
-} from '../../../backend/items.ts';
-export type { AdmissionPolicy, EngineStats, SubmitOptions } from '../engine/serving-engine.ts';
+export type { AdmissionPolicy } from '../engine/admission.ts';
+export type { EngineStats } from '../engine/serving-engine.ts';
 
-export interface PipelineOptions extends SessionOptions {
-  imageLimits: ImageLimits;
-  /** Apply the EXIF orientation before preprocessing (what a person sees). */
-  autoOrient?: boolean;
-  /** Rows of the running decode batch, beams included (default 32); newcomers beyond it wait for rows to leave. */
-  maxRows?: number;
-  /** Newcomers encoded and admitted between two decode steps at most (default 8; see ServingEngine). */
-  maxAdmitPerStep?: number;
-  /** Bytes of image embeddings the worker keeps, least recently used evicted first (default 256 MiB; 0 = off). */
-  embeddingCacheBytes?: number;
-  /** When waiting requests join the running batch (default `adaptive`; see engine/admission.ts). */
-  admission?: AdmissionPolicy;
-}
+/** The runtime settings, as the registry passes them to every family (see models/family.ts). */
+export type PipelineOptions = RuntimeOptions;
 
 export const DEFAULT_PIPELINE = {
   maxRows: 32,
@@ -45,11 +24,19 @@ export const DEFAULT_PIPELINE = {
   admission: 'adaptive',
 } as const satisfies Partial<PipelineOptions>;
 
+/** Per-item controls of the in-process helpers (`submit`, `caption`, `answer`). */
+export interface SubmitOptions {
+  /** Epoch milliseconds; becomes the item's signal (the one deadline mechanism, see item-signal.ts). */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
 /**
- * Captioning and VQA on one variant, end to end: decode and preprocess images, run the encoders, generate, decode the
- * text. Runs inside an inference worker; requests go through its `ServingEngine`, which batches them continuously.
+ * BLIP's runtime for one variant, end to end: decode and preprocess images, run the encoders, generate, decode the
+ * text. Runs inside an inference worker (as the family's FamilyRuntime); items go through its `ServingEngine`, which
+ * batches them continuously. `submit`, `caption` and `answer` are in-process conveniences for tools and tests.
  */
-export class BlipPipeline {
+export class BlipPipeline implements FamilyRuntime {
   private constructor(
     readonly manifest: VariantManifest,
     private readonly model: BlipModel,
@@ -73,7 +60,7 @@ export class BlipPipeline {
         maxRows: options.maxRows ?? DEFAULT_PIPELINE.maxRows,
         maxAdmitPerStep: options.maxAdmitPerStep ?? DEFAULT_PIPELINE.maxAdmitPerStep,
         embeddingCacheBytes: options.embeddingCacheBytes ?? DEFAULT_PIPELINE.embeddingCacheBytes,
-        admission: options.admission ?? DEFAULT_PIPELINE.admission,
+        admission: (options.admission ?? DEFAULT_PIPELINE.admission) as AdmissionPolicy,
       });
       return new BlipPipeline(manifest, model, engine);
     } catch (error) {
@@ -82,20 +69,36 @@ export class BlipPipeline {
     }
   }
 
-  /** Captions every item (they share the engine with whatever else runs); a task mismatch rejects the call. */
-  async caption(items: readonly CaptionItem[]): Promise<ItemResult[]> {
-    this.requireTask('caption');
-    return Promise.all(items.map((item) => this.engine.submit('caption', item)));
+  submitGroup(items: readonly RuntimeItem[]): void {
+    this.engine.submitGroup(items);
   }
 
-  async answer(items: readonly AnswerItem[]): Promise<ItemResult[]> {
-    this.requireTask('answer');
-    return Promise.all(items.map((item) => this.engine.submit('answer', item)));
+  /** Items submitted together (one encoder pass); one result per item, failures as values. */
+  submitAll(items: ReadonlyArray<{ kind: ItemKind; item: CaptionItem | AnswerItem }>, options: SubmitOptions = {}): Array<Promise<ItemResult>> {
+    const signals = items.map(() => (options.deadline === undefined ? undefined : itemSignal({ deadline: options.deadline, client: options.signal })));
+    const streams = items.map(() => new EventStream());
+    this.engine.submitGroup(
+      items.map(({ kind, item }, i) => ({
+        kind,
+        item,
+        signal: signals[i]?.signal ?? options.signal,
+        emit: (event) => streams[i].push(event),
+      })) as RuntimeItem[],
+    );
+    return streams.map((stream, i) => resultOf(stream).finally(() => signals[i]?.dispose()));
   }
 
-  /** One request; resolves with its result, failures included (WRONG_TASK too). */
+  /** One item; resolves with its result, failures included. */
   submit(kind: ItemKind, item: CaptionItem | AnswerItem, options?: SubmitOptions): Promise<ItemResult> {
-    return this.engine.submit(kind, item, options);
+    return this.submitAll([{ kind, item }], options)[0];
+  }
+
+  caption(items: readonly CaptionItem[]): Promise<ItemResult[]> {
+    return Promise.all(this.submitAll(items.map((item) => ({ kind: 'caption' as const, item }))));
+  }
+
+  answer(items: readonly AnswerItem[]): Promise<ItemResult[]> {
+    return Promise.all(this.submitAll(items.map((item) => ({ kind: 'answer' as const, item }))));
   }
 
   stats(): EngineStats {
@@ -105,13 +108,6 @@ export class BlipPipeline {
   async release(): Promise<void> {
     this.engine.close();
     await this.model.release();
-  }
-
-  private requireTask(kind: ItemKind): void {
-    const task = kind === 'caption' ? 'caption' : 'vqa';
-    if (this.manifest.task !== task) {
-      throw new ServiceError(ErrorCode.WRONG_TASK, `${this.manifest.name} is a ${this.manifest.task} model and cannot ${task === 'vqa' ? 'answer questions' : 'caption images'}`);
-    }
   }
 }
 
