@@ -29,6 +29,12 @@ const SERVER = '^src/(graphql|http|gateway|registry|batching)/';
 /** npm packages of the API layer. */
 const API_PACKAGES = '(^|/)node_modules/(graphql|graphql-[^/]+|@apollo/[^/]+|@as-integrations/[^/]+|type-graphql|express)/';
 
+const NO_FAMILY_INTERNALS =
+  'graphql/, http/, gateway/, registry/, batching/, backend/, metrics/ and upload/ serve every model family: they may ' +
+  'import only the family-neutral files at the top of src/models/ (family.ts, ...), never a file inside ' +
+  'src/models/<family>/ (the embedded-variant installer may import a converter, nothing else). Put what they need ' +
+  'into the family interface instead.';
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -44,10 +50,7 @@ module.exports = {
     {
       name: 'serving-imports-no-family-internals',
       severity: 'error',
-      comment:
-        'graphql/, http/, gateway/, registry/, batching/, backend/, metrics/ and upload/ serve every model family: ' +
-        'they may import only the family-neutral files at the top of src/models/ (family.ts, ...), never a file ' +
-        'inside src/models/<family>/. Put what they need into the family interface instead.',
+      comment: NO_FAMILY_INTERNALS,
       from: { path: SERVING, pathNot: INSTALLER },
       to: { path: FAMILY_INTERNALS },
     },
@@ -55,10 +58,7 @@ module.exports = {
       // The same rule for the embedded-variant installer, which may also reach a converter (and nothing else).
       name: 'serving-imports-no-family-internals',
       severity: 'error',
-      comment:
-        'graphql/, http/, gateway/, registry/, batching/, backend/, metrics/ and upload/ serve every model family: ' +
-        'they may import only the family-neutral files at the top of src/models/ (family.ts, ...), never a file ' +
-        'inside src/models/<family>/; the embedded-variant installer may import a converter, nothing else.',
+      comment: NO_FAMILY_INTERNALS,
       from: { path: INSTALLER },
       to: { path: FAMILY_INTERNALS, pathNot: CONVERTER },
     },
