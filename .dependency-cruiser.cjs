@@ -27,7 +27,7 @@ const INSTALLER = '^src/registry/embedded-variant\\.ts$';
 /** The server's own folders, which a family must not know. */
 const SERVER = '^src/(graphql|http|gateway|registry|batching)/';
 /** npm packages of the API layer. */
-const API_PACKAGES = '(^|/)node_modules/(graphql|graphql-[^/]+|@apollo/[^/]+|@as-integrations/[^/]+|type-graphql|express)/';
+const API_PACKAGES = '(^|/)node_modules/(graphql|graphql-[^/]+|@graphql-tools/[^/]+|@apollo/[^/]+|@as-integrations/[^/]+|type-graphql|express)/';
 
 const NO_FAMILY_INTERNALS =
   'graphql/, http/, gateway/, registry/, batching/, backend/, metrics/ and upload/ serve every model family: they may ' +
@@ -140,8 +140,8 @@ module.exports = {
       severity: 'error',
       comment:
         'Only the API layer (src/graphql/, src/http/) and the composition root (src/main.ts) import graphql, ' +
-        'graphql-*, @apollo/*, type-graphql or express: domain code throws ServiceError and never knows the ' +
-        'transport.',
+        'graphql-*, @graphql-tools/*, @apollo/*, @as-integrations/*, type-graphql or express: domain code throws ' +
+        'ServiceError and never knows the transport.',
       from: { path: '^src/', pathNot: ['^src/(graphql|http)/', '^src/main\\.ts$'] },
       to: { path: API_PACKAGES },
     },
