@@ -22,6 +22,8 @@ const SERVING = '^src/(graphql|http|gateway|registry|batching|backend|metrics|up
 const FAMILY_INTERNALS = '^src/models/[^/]+/';
 /** One family's converter. */
 const CONVERTER = '^src/models/[^/]+/convert/';
+/** Shared machinery, reused by every family. */
+const SHARED = '^src/((generation|checkpoint|onnx|image|runtime|config)/|errors\\.ts$)';
 /** The embedded-variant installer: converts the checkpoints shipped in the repository at start-up. */
 const INSTALLER = '^src/registry/embedded-variant\\.ts$';
 /** The server's own folders, which a family must not know. */
@@ -124,6 +126,16 @@ module.exports = {
         'serve it never loads the converter.',
       from: { path: '^src/models/[^/]+/family\\.ts$' },
       to: { path: CONVERTER, dynamic: false },
+    },
+    {
+      name: 'shared-machinery-imports-no-family',
+      severity: 'error',
+      comment:
+        'generation/, checkpoint/, onnx/, image/, runtime/, config/ and errors.ts are shared machinery that every ' +
+        'family reuses: they must not import anything from src/models/. (variant/ should join this list once ' +
+        'manifest.ts no longer takes its types from models/blip/.)',
+      from: { path: SHARED },
+      to: { path: '^src/models/' },
     },
     {
       name: 'family-knows-no-server',

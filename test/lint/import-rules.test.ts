@@ -63,6 +63,7 @@ const FILES: Record<string, string> = {
   'src/generation/a.ts': "import { b } from './b.ts';\nexport const a = () => b;\n",
   'src/generation/b.ts': "import { a } from './a.ts';\nexport const b = () => a;\n",
   'src/image/missing.ts': "import { nothing } from './nothing.ts';\nexport const m = nothing;\n", // BAD
+  'src/generation/knows-family.ts': "import { NAMES } from '../models/blip/contract.ts';\nexport const n = NAMES;\n", // BAD
   // Stand-ins for the npm packages (the rules match node_modules/<name>/).
   'node_modules/graphql/package.json': '{ "name": "graphql", "main": "index.js" }\n',
   'node_modules/graphql/index.js': 'exports.graphql = 1; exports.GraphQLSchema = 2;\n',
@@ -83,6 +84,7 @@ const EXPECTED = [
   ['family-loads-converter-lazily', 'src/models/other/family.ts', 'src/models/other/convert/convert.ts'],
   ['no-cross-family-imports', 'src/models/other/family.ts', 'src/models/blip/runtime/model.ts'],
   ['api-packages-only-in-api-layer', 'src/gateway/uses-express.ts', 'node_modules/express/index.js'],
+  ['shared-machinery-imports-no-family', 'src/generation/knows-family.ts', 'src/models/blip/contract.ts'],
   ['not-to-unresolvable', 'src/image/missing.ts', './nothing.ts'],
   // A cycle is reported once, from its first module.
   ['no-circular', 'src/generation/a.ts', 'src/generation/b.ts'],
