@@ -6,36 +6,12 @@
  * Values come out as JS values: None → null, bool → boolean, int → number (bigint beyond 2^53), float → number,
  * str → string, bytes → Uint8Array, list → array, tuple → PickleTuple, dict → PickleDict, set → PickleSet.
  */
-import { checkpointError } from '../errors.ts';
+import { PickleInput, latin1 } from './pickle-input.ts';
+import { decodeLong, decodeRawUnicodeEscape, parseInteger, parsePythonFloat, unquotePythonString } from './pickle-scalars.ts';
+import { PickleDict, PickleSet, PickleTuple, type UnpicklePolicy } from './pickle-values.ts';
 
-/** A Python tuple (kept apart from lists: callers check that arguments really are tuples). */
-export class PickleTuple {
-  constructor(readonly items: readonly unknown[]) {}
-}
-
-/** A Python dict or dict subclass (e.g. `collections.OrderedDict`); keys keep insertion order like Python's. */
-export class PickleDict {
-  readonly entries = new Map<unknown, unknown>();
-  constructor(readonly className: string) {}
-}
-
-/** A Python set or frozenset. */
-export class PickleSet {
-  readonly items: unknown[] = [];
-  constructor(readonly frozen: boolean) {}
-}
-
-/** Decides what the pickle may construct. Every method either returns a value or throws. */
-export interface UnpicklePolicy {
-  /** GLOBAL / STACK_GLOBAL / INST / OBJ: the object a `module.name` import stands for. */
-  findGlobal(module: string, name: string): unknown;
-  /** REDUCE / NEWOBJ / INST / OBJ: `callable(*args)`. */
-  call(callable: unknown, args: readonly unknown[]): unknown;
-  /** BUILD: apply `state` to `target` (Python's `__setstate__`); returns the object that replaces `target`. */
-  build(target: unknown, state: unknown): unknown;
-  /** PERSID / BINPERSID: resolve an out-of-band reference. */
-  persistentLoad(pid: unknown): unknown;
-}
+// The values unpickle returns and the policy it takes are part of this module's interface.
+export { PickleDict, PickleSet, PickleTuple, type UnpicklePolicy } from './pickle-values.ts';
 
 /**
  * Unpickles `bytes` under `policy`. Malformed input throws `checkpointError(file, '<what> ...')` with the byte offset.
@@ -46,29 +22,20 @@ export function unpickle(bytes: Uint8Array, policy: UnpicklePolicy, file: string
 
 // Private: one run over one pickle.
 class Unpickler {
-  readonly #bytes: Uint8Array;
-  readonly #view: DataView;
+  readonly #in: PickleInput;
   readonly #policy: UnpicklePolicy;
-  readonly #file: string;
-  readonly #what: string;
-  #pos = 0;
-  #opcodeStart = 0;
   #stack: unknown[] = [];
   readonly #marks: unknown[][] = [];
   readonly #memo = new Map<number, unknown>();
 
   constructor(bytes: Uint8Array, policy: UnpicklePolicy, file: string, what: string) {
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#in = new PickleInput(bytes, file, what);
     this.#policy = policy;
-    this.#file = file;
-    this.#what = what;
   }
 
   run(): unknown {
     for (;;) {
-      this.#opcodeStart = this.#pos;
-      const opcode = this.#byte();
+      const opcode = this.#in.opcode();
       if (opcode === 0x2e /* STOP '.' */) {
         if (this.#stack.length === 0) throw this.#error('STOP with an empty stack');
         return this.#stack.pop();
@@ -81,12 +48,12 @@ class Unpickler {
     switch (opcode) {
       // Protocol and framing.
       case 0x80 /* PROTO */: {
-        const version = this.#byte();
+        const version = this.#in.byte();
         if (version > 5) throw this.#error(`unsupported pickle protocol ${version}`);
         return;
       }
       case 0x95 /* FRAME */:
-        this.#take(8); // Frames only group opcodes for buffered I/O; the whole pickle is in memory already.
+        this.#in.take(8); // Frames only group opcodes for buffered I/O; the whole pickle is in memory already.
         return;
 
       // Stack manipulation.
@@ -107,25 +74,25 @@ class Unpickler {
 
       // Memo.
       case 0x70 /* PUT 'p' */:
-        this.#memo.set(this.#decimalLine(), this.#top());
+        this.#memo.set(this.#in.decimalLine(), this.#top());
         return;
       case 0x71 /* BINPUT 'q' */:
-        this.#memo.set(this.#byte(), this.#top());
+        this.#memo.set(this.#in.byte(), this.#top());
         return;
       case 0x72 /* LONG_BINPUT 'r' */:
-        this.#memo.set(this.#uint32(), this.#top());
+        this.#memo.set(this.#in.uint32(), this.#top());
         return;
       case 0x94 /* MEMOIZE */:
         this.#memo.set(this.#memo.size, this.#top());
         return;
       case 0x67 /* GET 'g' */:
-        this.#push(this.#memoGet(this.#decimalLine()));
+        this.#push(this.#memoGet(this.#in.decimalLine()));
         return;
       case 0x68 /* BINGET 'h' */:
-        this.#push(this.#memoGet(this.#byte()));
+        this.#push(this.#memoGet(this.#in.byte()));
         return;
       case 0x6a /* LONG_BINGET 'j' */:
-        this.#push(this.#memoGet(this.#uint32()));
+        this.#push(this.#memoGet(this.#in.uint32()));
         return;
 
       // Constants and numbers.
@@ -139,52 +106,52 @@ class Unpickler {
         this.#push(false);
         return;
       case 0x49 /* INT 'I' */: {
-        const text = this.#line();
+        const text = this.#in.line();
         if (text === '00') this.#push(false);
         else if (text === '01') this.#push(true);
-        else this.#push(this.#parseInteger(text));
+        else this.#push(this.#integer(text));
         return;
       }
       case 0x4c /* LONG 'L' */:
-        this.#push(this.#parseInteger(this.#line().replace(/L$/, '')));
+        this.#push(this.#integer(this.#in.line().replace(/L$/, '')));
         return;
       case 0x4a /* BININT 'J' */:
-        this.#push(this.#view.getInt32(this.#advance(4), true));
+        this.#push(this.#in.int32());
         return;
       case 0x4b /* BININT1 'K' */:
-        this.#push(this.#byte());
+        this.#push(this.#in.byte());
         return;
       case 0x4d /* BININT2 'M' */:
-        this.#push(this.#view.getUint16(this.#advance(2), true));
+        this.#push(this.#in.uint16());
         return;
       case 0x8a /* LONG1 */:
-        this.#push(decodeLong(this.#take(this.#byte())));
+        this.#push(decodeLong(this.#in.take(this.#in.byte())));
         return;
       case 0x8b /* LONG4 */: {
-        const length = this.#view.getInt32(this.#advance(4), true);
+        const length = this.#in.int32();
         if (length < 0) throw this.#error('LONG4 with a negative length');
-        this.#push(decodeLong(this.#take(length)));
+        this.#push(decodeLong(this.#in.take(length)));
         return;
       }
       case 0x46 /* FLOAT 'F' */:
-        this.#push(parsePythonFloat(this.#line()));
+        this.#push(parsePythonFloat(this.#in.line()));
         return;
       case 0x47 /* BINFLOAT 'G' */:
-        this.#push(this.#view.getFloat64(this.#advance(8), false));
+        this.#push(this.#in.float64BigEndian());
         return;
 
       // Strings and bytes.
       case 0x53 /* STRING 'S' */:
-        this.#push(this.#parseQuotedString(this.#line()));
+        this.#push(this.#quotedString(this.#in.line()));
         return;
       case 0x54 /* BINSTRING 'T' */:
-        this.#push(latin1(this.#take(this.#int32Length())));
+        this.#push(latin1(this.#in.take(this.#in.int32Length())));
         return;
       case 0x55 /* SHORT_BINSTRING 'U' */:
-        this.#push(latin1(this.#take(this.#byte())));
+        this.#push(latin1(this.#in.take(this.#in.byte())));
         return;
       case 0x56 /* UNICODE 'V' */: {
-        const text = this.#line();
+        const text = this.#in.line();
         try {
           this.#push(decodeRawUnicodeEscape(text));
         } catch {
@@ -193,23 +160,23 @@ class Unpickler {
         return;
       }
       case 0x58 /* BINUNICODE 'X' */:
-        this.#push(this.#utf8(this.#take(this.#uint32())));
+        this.#push(this.#in.utf8(this.#in.take(this.#in.uint32())));
         return;
       case 0x8c /* SHORT_BINUNICODE */:
-        this.#push(this.#utf8(this.#take(this.#byte())));
+        this.#push(this.#in.utf8(this.#in.take(this.#in.byte())));
         return;
       case 0x8d /* BINUNICODE8 */:
-        this.#push(this.#utf8(this.#take(this.#uint64())));
+        this.#push(this.#in.utf8(this.#in.take(this.#in.uint64())));
         return;
       case 0x42 /* BINBYTES 'B' */:
-        this.#push(this.#take(this.#uint32()).slice());
+        this.#push(this.#in.take(this.#in.uint32()).slice());
         return;
       case 0x43 /* SHORT_BINBYTES 'C' */:
-        this.#push(this.#take(this.#byte()).slice());
+        this.#push(this.#in.take(this.#in.byte()).slice());
         return;
       case 0x8e /* BINBYTES8 */:
       case 0x96 /* BYTEARRAY8 */:
-        this.#push(this.#take(this.#uint64()).slice());
+        this.#push(this.#in.take(this.#in.uint64()).slice());
         return;
 
       // Containers.
@@ -284,8 +251,8 @@ class Unpickler {
 
       // Everything that imports or calls goes through the policy.
       case 0x63 /* GLOBAL 'c' */: {
-        const module = this.#line();
-        const name = this.#line();
+        const module = this.#in.line();
+        const name = this.#in.line();
         this.#push(this.#policy.findGlobal(module, name));
         return;
       }
@@ -319,8 +286,8 @@ class Unpickler {
         return;
       }
       case 0x69 /* INST 'i' */: {
-        const module = this.#line();
-        const name = this.#line();
+        const module = this.#in.line();
+        const name = this.#in.line();
         const cls = this.#policy.findGlobal(module, name);
         this.#push(this.#policy.call(cls, this.#popMark()));
         return;
@@ -337,7 +304,7 @@ class Unpickler {
         return;
       }
       case 0x50 /* PERSID 'P' */:
-        this.#push(this.#policy.persistentLoad(this.#line()));
+        this.#push(this.#policy.persistentLoad(this.#in.line()));
         return;
       case 0x51 /* BINPERSID 'Q' */:
         this.#push(this.#policy.persistentLoad(this.#pop()));
@@ -405,132 +372,19 @@ class Unpickler {
   }
   // #endregion
 
-  // #region byte readers
-  /** Moves past `count` bytes and returns where they start. */
-  #advance(count: number): number {
-    if (count > this.#bytes.length - this.#pos) throw this.#error('the pickle ends in the middle of an opcode');
-    const start = this.#pos;
-    this.#pos += count;
-    return start;
+  #integer(text: string): number | bigint {
+    const value = parseInteger(text);
+    if (value === undefined) throw this.#error(`Expected an integer but received ${JSON.stringify(text)}`);
+    return value;
   }
 
-  #byte(): number {
-    return this.#bytes[this.#advance(1)];
-  }
-
-  #take(count: number): Uint8Array {
-    const start = this.#advance(count);
-    return this.#bytes.subarray(start, start + count);
-  }
-
-  #uint32(): number {
-    return this.#view.getUint32(this.#advance(4), true);
-  }
-
-  #int32Length(): number {
-    const length = this.#view.getInt32(this.#advance(4), true);
-    if (length < 0) throw this.#error('negative length');
-    return length;
-  }
-
-  #uint64(): number {
-    const value = this.#view.getBigUint64(this.#advance(8), true);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw this.#error('length does not fit in memory');
-    return Number(value);
-  }
-
-  /** A newline-terminated text argument (protocol 0), without the newline. */
-  #line(): string {
-    const end = this.#bytes.indexOf(0x0a, this.#pos);
-    if (end < 0) throw this.#error('the pickle ends in the middle of an opcode');
-    const text = latin1(this.#bytes.subarray(this.#pos, end));
-    this.#pos = end + 1;
-    return text;
-  }
-
-  #decimalLine(): number {
-    const text = this.#line();
-    if (!/^\d+$/.test(text)) throw this.#error(`Expected a decimal memo index but received ${JSON.stringify(text)}`);
-    return Number(text);
-  }
-
-  #utf8(bytes: Uint8Array): string {
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw this.#error('a string is not valid UTF-8');
-    }
-  }
-  // #endregion
-
-  #parseInteger(text: string): number | bigint {
-    if (!/^[+-]?\d+$/.test(text)) throw this.#error(`Expected an integer but received ${JSON.stringify(text)}`);
-    return narrowInteger(BigInt(text));
-  }
-
-  /** Protocol-0 STRING: a Python `repr` of a byte string, quoted with ' or ". */
-  #parseQuotedString(text: string): string {
-    const quote = text[0];
-    if (text.length < 2 || (quote !== "'" && quote !== '"') || text[text.length - 1] !== quote) {
-      throw this.#error('STRING argument is not quoted');
-    }
-    return text.slice(1, -1).replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_, escape: string) => {
-      if (escape[0] === 'x') return String.fromCharCode(parseInt(escape.slice(1), 16));
-      if (/^[0-7]/.test(escape)) return String.fromCharCode(parseInt(escape, 8));
-      return SIMPLE_ESCAPES[escape] ?? `\\${escape}`;
-    });
+  #quotedString(text: string): string {
+    const value = unquotePythonString(text);
+    if (value === undefined) throw this.#error('STRING argument is not quoted');
+    return value;
   }
 
   #error(message: string): Error {
-    return checkpointError(this.#file, `${this.#what}: ${message} (opcode at byte ${this.#opcodeStart})`);
+    return this.#in.error(message);
   }
-}
-
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  '\\': '\\',
-  "'": "'",
-  '"': '"',
-  n: '\n',
-  r: '\r',
-  t: '\t',
-  a: '\x07',
-  b: '\b',
-  f: '\f',
-  v: '\v',
-};
-
-/** Little-endian two's-complement integer of any width (LONG1/LONG4). */
-function decodeLong(bytes: Uint8Array): number | bigint {
-  if (bytes.length === 0) return 0;
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]);
-  if (bytes[bytes.length - 1] & 0x80) value -= 1n << BigInt(8 * bytes.length);
-  return narrowInteger(value);
-}
-
-function narrowInteger(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-}
-
-function parsePythonFloat(text: string): number {
-  const lower = text.trim().toLowerCase();
-  if (lower === 'inf' || lower === '+inf') return Infinity;
-  if (lower === '-inf') return -Infinity;
-  if (lower === 'nan') return NaN;
-  return Number(lower);
-}
-
-function latin1(bytes: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return text;
-}
-
-/** Protocol-0 UNICODE: latin-1 text where only \uXXXX and \UXXXXXXXX are escapes. */
-function decodeRawUnicodeEscape(text: string): string {
-  return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, short?: string, long?: string) =>
-    String.fromCodePoint(parseInt(short ?? long ?? '0', 16)),
-  );
 }

@@ -2,6 +2,7 @@ import type { BlipTextConfig } from '../checkpoint/blip-config.ts';
 import type { GraphBuilder } from '../../../onnx/graph-builder.ts';
 import { attend, gelu, layerNorm, linear, mergeHeads, splitHeads, transposeKeys } from './layers.ts';
 import type { WeightLoader } from './weight-loader.ts';
+import { CrossKvIO, DecoderIO, QuestionEncoderIO } from '../graph-names.ts';
 
 /**
  * The text side of BLIP as three graphs (see ../shared/docs/blip-spec.md §4):
@@ -9,25 +10,6 @@ import type { WeightLoader } from './weight-loader.ts';
  * - decoder step: one step of the causal text decoder with a self-attention KV cache, returning last-position logits;
  * - question encoder (VQA): the bidirectional text encoder with cross-attention to the image.
  */
-
-/** Names of the decoder step graph's inputs and outputs, shared with the runtime that feeds it. */
-export const DecoderIO = {
-  inputIds: 'input_ids',
-  positionIds: 'position_ids',
-  selfBias: 'self_bias',
-  parents: 'parents',
-  crossBias: 'cross_bias',
-  logits: 'logits',
-  pastKey: (layer: number) => `past_key_${layer}`,
-  pastValue: (layer: number) => `past_value_${layer}`,
-  presentKey: (layer: number) => `present_key_${layer}`,
-  presentValue: (layer: number) => `present_value_${layer}`,
-  crossKey: (layer: number) => `cross_key_${layer}`,
-  crossValue: (layer: number) => `cross_value_${layer}`,
-} as const;
-
-export const CrossKvIO = { states: 'encoder_hidden_states' } as const;
-export const QuestionEncoderIO = { inputIds: 'input_ids', attentionMask: 'attention_mask', imageEmbeds: 'image_embeds', output: 'question_embeds' } as const;
 
 interface TextDims {
   heads: number;

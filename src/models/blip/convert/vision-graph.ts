@@ -2,9 +2,7 @@ import type { BlipVisionConfig } from '../checkpoint/blip-config.ts';
 import type { GraphBuilder } from '../../../onnx/graph-builder.ts';
 import { attend, gelu, layerNorm, linear, mergeHeads, transposeKeys } from './layers.ts';
 import type { WeightLoader } from './weight-loader.ts';
-
-export const VISION_INPUT = 'pixel_values';
-export const VISION_OUTPUT = 'image_embeds';
+import { VISION_INPUT, VISION_OUTPUT } from '../graph-names.ts';
 
 export function imageTokenCount(config: BlipVisionConfig): number {
   return (config.imageSize / config.patchSize) ** 2 + 1;

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { CrossKvIO, DecoderIO, QuestionEncoderIO } from '../convert/text-graphs.ts';
-import { VISION_INPUT, VISION_OUTPUT } from '../convert/vision-graph.ts';
+import { CrossKvIO, DecoderIO, QuestionEncoderIO, VISION_INPUT, VISION_OUTPUT } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions } from '../../../runtime/onnx-session.ts';
 import type { VariantManifest } from '../../../variant/manifest.ts';
 import { splitCrossContexts, type CrossContext } from './cross-context.ts';

@@ -1,7 +1,8 @@
 import type * as ort from 'onnxruntime-node';
-import { DecoderIO } from '../convert/text-graphs.ts';
+import { DecoderIO } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, type Feeds, type OnnxSession } from '../../../runtime/onnx-session.ts';
 import { CrossBatch, MASKED, type CrossContext } from './cross-context.ts';
+import { compactPast, mergePasts, type Past } from './self-attention-cache.ts';
 import type { PromptRow, TokenDecoder } from '../../../generation/token-decoder.ts';
 
 export interface DecoderDims {
@@ -17,26 +18,7 @@ export interface DecoderOptions {
   capacityHint?: number;
 }
 
-/**
- * Leading cache columns that no live row attends to any more (their rows left) are cut once there are at least this
- * many and they are at least a quarter of the cache. The graph copies the whole cache at every step (Concat), so a
- * cut, which copies it once, pays for itself within a few steps; cutting less often bounds the waste to a third.
- */
-const COMPACT_MIN_COLUMNS = 8;
-
 const CROSS_NAMES = { key: DecoderIO.crossKey, value: DecoderIO.crossValue, bias: DecoderIO.crossBias };
-
-/**
- * The self-attention cache the next call continues from: per layer `[rows, heads, length, headDim]` keys and values,
- * and per row its mask over the `length` columns (1 = attend). Rows and columns are the graph's, not the caller's.
- */
-interface Past {
-  keys: ort.Tensor[];
-  values: ort.Tensor[];
-  masks: Uint8Array;
-  rows: number;
-  length: number;
-}
 
 /** One row of a decoder call of width 1: the cache row it continues (`gather`) and sees, and its token. */
 interface StepRow {
@@ -186,7 +168,7 @@ export class OnnxTokenDecoder implements TokenDecoder {
   /** Running rows take one token each; admitted rows join (see the class comment); one call of width 1. */
   private async continueRows(parents: ReadonlyArray<number>, tokens: ReadonlyArray<number>, admitted: ReadonlyArray<PromptRow>): Promise<Float32Array> {
     const parentSlots = parents.map((p) => this.slotOf[p]);
-    const compacted = this.compact(parentSlots);
+    const compacted = compactPast(this.past as Past, parentSlots, this.dims);
     let past = compacted.past;
     const rows: StepRow[] = parents.map((_, i) => {
       const slot = parentSlots[i];
@@ -312,42 +294,6 @@ export class OnnxTokenDecoder implements TokenDecoder {
     this.forgetReleased();
   }
 
-  /**
-   * The cache the next call gathers from. Leading columns that none of `parentSlots` attends to are cut when they are
-   * worth a copy (COMPACT_MIN_COLUMNS), keeping only the rows named. Returns it, and the row of every previous slot.
-   */
-  private compact(parentSlots: readonly number[]): { past: Past; rowOf: Int32Array } {
-    const past = this.past as Past;
-    const identity = Int32Array.from({ length: past.rows }, (_, i) => i);
-    const { length, masks } = past;
-    const named = [...new Set(parentSlots)].sort((a, b) => a - b);
-    let dead = length;
-    for (const slot of named) {
-      const first = masks.subarray(slot * length, (slot + 1) * length).indexOf(1);
-      dead = Math.min(dead, first < 0 ? length : first);
-    }
-    if (dead < COMPACT_MIN_COLUMNS || dead * 4 < length) return { past, rowOf: identity };
-
-    const rowOf = new Int32Array(past.rows).fill(-1);
-    named.forEach((slot, r) => (rowOf[slot] = r));
-    const kept = length - dead;
-    const cut = (tensor: ort.Tensor): ort.Tensor => {
-      const { heads, headDim } = this.dims;
-      const data = floatData(tensor);
-      const out = new Float32Array(named.length * heads * kept * headDim);
-      named.forEach((slot, r) => {
-        for (let h = 0; h < heads; h++) {
-          const from = ((slot * heads + h) * length + dead) * headDim;
-          out.set(data.subarray(from, from + kept * headDim), (r * heads + h) * kept * headDim);
-        }
-      });
-      return floatTensor(out, [named.length, heads, kept, headDim]);
-    };
-    const cutMasks = new Uint8Array(named.length * kept);
-    named.forEach((slot, r) => cutMasks.set(masks.subarray(slot * length + dead, (slot + 1) * length), r * kept));
-    return { past: { keys: past.keys.map(cut), values: past.values.map(cut), masks: cutMasks, rows: named.length, length: kept }, rowOf };
-  }
-
   private contextOf(id: number): CrossContext {
     const context = this.contexts.get(id);
     if (!context) throw new Error(`context ${id} is not registered`);
@@ -367,45 +313,6 @@ export class OnnxTokenDecoder implements TokenDecoder {
   private assertUsable(): void {
     if (this.broken) throw this.broken;
   }
-}
-
-/**
- * Two caches side by side (`a`'s rows first), as long as the longer one: the shorter one's rows are left-padded with
- * zero keys and values under masked columns.
- */
-function mergePasts(a: Past, b: Past, dims: DecoderDims): Past {
-  const { heads, headDim } = dims;
-  const length = Math.max(a.length, b.length);
-  const rows = a.rows + b.rows;
-  const place = (source: Float32Array, sourceLength: number, sourceRows: number, target: Float32Array, firstRow: number) => {
-    if (sourceLength === length) {
-      target.set(source, firstRow * heads * length * headDim);
-      return;
-    }
-    const pad = length - sourceLength;
-    for (let r = 0; r < sourceRows; r++) {
-      for (let h = 0; h < heads; h++) {
-        const from = (r * heads + h) * sourceLength * headDim;
-        target.set(source.subarray(from, from + sourceLength * headDim), (((firstRow + r) * heads + h) * length + pad) * headDim);
-      }
-    }
-  };
-  const merge = (x: ort.Tensor, y: ort.Tensor): ort.Tensor => {
-    const out = new Float32Array(rows * heads * length * headDim);
-    place(floatData(x), a.length, a.rows, out, 0);
-    place(floatData(y), b.length, b.rows, out, a.rows);
-    return floatTensor(out, [rows, heads, length, headDim]);
-  };
-  const masks = new Uint8Array(rows * length);
-  for (let r = 0; r < a.rows; r++) masks.set(a.masks.subarray(r * a.length, (r + 1) * a.length), r * length + length - a.length);
-  for (let r = 0; r < b.rows; r++) masks.set(b.masks.subarray(r * b.length, (r + 1) * b.length), (a.rows + r) * length + length - b.length);
-  return {
-    keys: a.keys.map((key, layer) => merge(key, b.keys[layer])),
-    values: a.values.map((value, layer) => merge(value, b.values[layer])),
-    masks,
-    rows,
-    length,
-  };
 }
 
 // Private: logits come out in batch-row (slot) order; the caller's row i is batch row slotOf[i].

@@ -1,6 +1,6 @@
 import * as tokenizers from '@huggingface/tokenizers';
 import { describeValue } from '../../../checkpoint/describe-value.ts';
-import type { BertNormalizerJson, TokenizerSettings } from '../../../checkpoint/tokenizer-files.ts';
+import type { BertNormalizerJson, TokenizerSettings } from '../../../checkpoint/tokenizer-json.ts';
 import { ErrorCode, ServiceError } from '../../../errors.ts';
 
 /**
