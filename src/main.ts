@@ -72,7 +72,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       variants: () => registry.list(),
       embeddingCacheBytes: async () => {
         const entries = await Promise.all(
-          registry.readyWorkers().map(async ({ name, worker }) => [name, await worker.stats().then((s) => s.cache.bytes, () => 0)] as const),
+          registry.readyBackends().map(async ({ name, backend }) => [name, await backend.stats().then((s) => s.cache.bytes, () => 0)] as const),
         );
         return Object.fromEntries(entries);
       },

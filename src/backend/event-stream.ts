@@ -1,6 +1,6 @@
 import { ErrorCode } from '../errors.ts';
 import type { ItemResult } from './items.ts';
-import type { BackendEvent } from './model-backend.ts';
+import type { BackendEvent } from './events.ts';
 
 /**
  * One item's events, from a producer to one consumer (a backend's BackendEvents by default). A `done` or `error`

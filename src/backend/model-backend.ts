@@ -1,6 +1,9 @@
 import type { Precision, Task } from '../variant/manifest.ts';
 import type { EventStream } from './event-stream.ts';
-import type { AnswerItem, CaptionItem, GenerationOutput, SerializedError } from './items.ts';
+import type { BackendItem } from './events.ts';
+import type { SerializedError } from './items.ts';
+
+export type { BackendEvent, BackendItem, TokenEvent } from './events.ts';
 
 /**
  * The seam between the server and whatever computes: the registry leases a ModelBackend per loaded variant and the
@@ -36,8 +39,6 @@ export interface BackendVariant {
   precision: Precision;
 }
 
-export type BackendItem = { kind: 'caption'; item: CaptionItem } | { kind: 'answer'; item: AnswerItem };
-
 export interface SubmitControls {
   /**
    * Leaving: the client went away or the deadline passed. The reason (a ServiceError or a SerializedError) becomes the
@@ -46,30 +47,6 @@ export interface SubmitControls {
   signal?: AbortSignal;
   /** Send a `token` event after every decode step (streaming clients); others get only the lifecycle events. */
   stream?: boolean;
-}
-
-/**
- * What happens to one item, in order: `admitted` (it left the queue for an encoder pass), `encoded` (its encoder pass
- * finished; its rows join the decode batch), `token` after each decode step if it asked to stream, then `done` or
- * `error`. An item that fails before admission goes straight to `error`.
- */
-export type BackendEvent =
-  | { type: 'admitted'; queueMs: number }
-  /** `pass` numbers the backend's encoder passes; `encoderBatch` is how many images its vision encoder ran on. */
-  | { type: 'encoded'; pass: number; preprocessMs: number; encodeMs: number; encoderBatch: number; cacheHit: boolean }
-  | TokenEvent
-  | { type: 'done'; output: GenerationOutput }
-  | { type: 'error'; error: SerializedError };
-
-/**
- * The text decoded so far (for beam search, the best open hypothesis) after a decode step. Each event carries the
- * whole text, so a consumer that falls behind loses nothing by seeing only the latest one (events are coalesced).
- */
-export interface TokenEvent {
-  type: 'token';
-  text: string;
-  /** Tokens generated so far. */
-  generated: number;
 }
 
 export interface BackendStats {

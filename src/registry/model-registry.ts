@@ -1,61 +1,15 @@
-import { isAbsolute, relative, resolve } from 'node:path';
-import type { Task } from '../variant/manifest.ts';
+import { resolve } from 'node:path';
 import type { ModelBackend } from '../backend/model-backend.ts';
-import type { RuntimeOptions } from '../models/family.ts';
-import { ErrorCode, ServiceError, UnreachableCaseError } from '../errors.ts';
-import { closestNames } from './closest-names.ts';
-
-/** Longer names cannot be variant names or aliases; they are refused without computing suggestions. */
-const MAX_NAME_LENGTH = 200;
-import { prepareEmbeddedVariant, type PrepareEvent } from './embedded-variant.ts';
+import type { Task } from '../variant/manifest.ts';
+import type { ModelRegistryOptions, RegistryEvent } from './registry-options.ts';
+import { UnreachableCaseError } from '../errors.ts';
+import { prepareEmbeddedVariant } from './embedded-variant.ts';
 import { refreshInstallation, scanRegistry, type RegistryEntry } from './repository.ts';
 import { chooseEvictions } from './memory-budget.ts';
-import type { Lease, ManagedRegistry, RescanResult, VariantInfo, VariantState } from './types.ts';
-
-export interface ModelRegistryOptions {
-  /** The registry folder: one sub-folder per variant. */
-  root: string;
-  /** What `source.checkpoint` paths are relative to, and what install commands are written relative to. */
-  repoRoot: string;
-  /** Handed to every backend the registry starts. */
-  pipeline: RuntimeOptions;
-  /** Starts a variant's backend (main.ts passes the worker-thread backend; tests may pass another implementation). */
-  startBackend: (variantDir: string, options: RuntimeOptions) => Promise<ModelBackend>;
-  /** Progress for logs and metrics; must not throw. */
-  onEvent?: (event: RegistryEvent) => void;
-  /**
-   * Bytes the loaded variants may take together, each counted as its manifest's file bytes (see `costOf`). Loading a
-   * variant beyond it first evicts the least recently used unpinned, idle, ready variants. Default: no limit.
-   */
-  memoryBudgetBytes?: number;
-  /** Variants never evicted (names or aliases; unknown names throw MODEL_NOT_FOUND at creation). */
-  pinned?: readonly string[];
-}
-
-export type RegistryEvent =
-  | PrepareEvent
-  | { type: 'load-started'; variant: string }
-  | { type: 'load-finished'; variant: string; durationMs: number }
-  | { type: 'load-failed'; variant: string; error: ServiceError }
-  | { type: 'worker-exited'; variant: string; message: string }
-  | { type: 'unloaded'; variant: string; reason: 'evicted' | 'admin' | 'removed' | 'replaced' }
-  | { type: 'rescanned'; added: string[]; removed: string[]; updated: string[]; failed: string[] };
-
-/** A variant's lifecycle, with what each state holds (Apollo's ServerState pattern). */
-type Slot =
-  | { state: 'unloaded' }
-  | { state: 'loading'; promise: Promise<ModelBackend> }
-  | { state: 'ready'; worker: ModelBackend }
-  | { state: 'failed'; error: ServiceError };
-
-interface Variant {
-  entry: RegistryEntry;
-  slot: Slot;
-  /** Never evicted for the memory budget. */
-  pinned: boolean;
-  /** `performance.now()` of the last acquire: the eviction order (least recently used first). */
-  lastUsed: number;
-}
+import type { Lease, ManagedRegistry, RescanResult, VariantInfo } from './types.ts';
+import { defaultVariant, describeVariant, namedVariant, requireInstalled, wrongTaskError } from './variant-lookup.ts';
+import { budgetError, closedError, costOf, fingerprint, inUseError, loadedOthers, loadError, type Variant } from './variant-slot.ts';
+export type { ModelRegistryOptions, RegistryEvent } from './registry-options.ts';
 
 /** Scans and validates the registry folder (throws INVALID_VARIANT on the first problem); loads nothing. */
 export async function createModelRegistry(options: ModelRegistryOptions): Promise<FileModelRegistry> {
@@ -108,39 +62,30 @@ export class FileModelRegistry implements ManagedRegistry {
   }
 
   list(): VariantInfo[] {
-    return this.variants.map((variant) => this.info(variant));
+    return this.variants.map((variant) => this.describe(variant));
   }
 
-  /** The workers of the variants that are ready now; loads nothing (for metrics that ask workers for statistics). */
-  readyWorkers(): Array<{ name: string; worker: ModelBackend }> {
-    return this.variants.flatMap((variant) => (variant.slot.state === 'ready' ? [{ name: variant.entry.config.name, worker: variant.slot.worker }] : []));
+  /** The backends of the variants that are ready now; loads nothing (for metrics that ask backends for statistics). */
+  readyBackends(): Array<{ name: string; backend: ModelBackend }> {
+    return this.variants.flatMap((v) => (v.slot.state === 'ready' ? [{ name: v.entry.config.name, backend: v.slot.worker }] : []));
   }
-
   find(nameOrAlias: string): VariantInfo | undefined {
     const variant = this.byName.get(nameOrAlias);
-    return variant && this.info(variant);
+    return variant && this.describe(variant);
   }
 
   resolve(nameOrAlias: string | undefined, task: Task): VariantInfo {
-    const variant = nameOrAlias === undefined ? this.defaultFor(task) : this.named(nameOrAlias);
+    const variant = nameOrAlias === undefined ? defaultVariant(this.variants, task) : namedVariant(this.byName, nameOrAlias);
     const { config } = variant.entry;
-    if (config.task !== task) {
-      const alternative = this.variants.find((other) => other.entry.config.task === task && other.entry.config.isDefault)?.entry.config.name;
-      throw new ServiceError(
-        ErrorCode.WRONG_TASK,
-        `Model "${config.name}" is a ${config.task} model and cannot ${task === 'vqa' ? 'answer questions' : 'caption images'}` +
-          (alternative ? `; use a ${task} model such as "${alternative}"` : ''),
-        { details: { model: config.name, task: config.task, requestedTask: task } },
-      );
-    }
-    this.requireInstalled(variant);
-    return this.info(variant);
+    if (config.task !== task) throw wrongTaskError(config.name, config.task, task, this.variants);
+    requireInstalled(variant, this.options.repoRoot);
+    return this.describe(variant);
   }
 
   async acquire(nameOrAlias: string): Promise<ModelBackend> {
     this.requireOpen();
-    const variant = this.named(nameOrAlias);
-    this.requireInstalled(variant);
+    const variant = namedVariant(this.byName, nameOrAlias);
+    requireInstalled(variant, this.options.repoRoot);
     variant.lastUsed = performance.now();
     const slot = variant.slot;
     switch (slot.state) {
@@ -163,7 +108,7 @@ export class FileModelRegistry implements ManagedRegistry {
   async lease(nameOrAlias: string): Promise<Lease> {
     for (;;) {
       const worker = await this.acquire(nameOrAlias);
-      const variant = this.named(nameOrAlias);
+      const variant = namedVariant(this.byName, nameOrAlias);
       // The worker may have been evicted or replaced between its load and now: take the current one.
       if (variant.slot.state !== 'ready' || variant.slot.worker !== worker) continue;
       this.leases.set(worker, (this.leases.get(worker) ?? 0) + 1);
@@ -187,14 +132,14 @@ export class FileModelRegistry implements ManagedRegistry {
 
   /** Model passes running on the variant's current worker. */
   inFlight(nameOrAlias: string): number {
-    const slot = this.named(nameOrAlias).slot;
+    const slot = namedVariant(this.byName, nameOrAlias).slot;
     return slot.state === 'ready' ? (this.leases.get(slot.worker) ?? 0) : 0;
   }
 
   /** Loads the variant now (or waits for the load in progress); the admin `loadModel`, and PRELOAD_MODELS. */
   async load(nameOrAlias: string): Promise<VariantInfo> {
     await this.acquire(nameOrAlias);
-    return this.info(this.named(nameOrAlias));
+    return this.describe(namedVariant(this.byName, nameOrAlias));
   }
 
   /**
@@ -202,7 +147,7 @@ export class FileModelRegistry implements ManagedRegistry {
    * pinned: unloading never interrupts requests (the client retries, or an operator unpins first).
    */
   async unload(nameOrAlias: string): Promise<VariantInfo> {
-    const variant = this.named(nameOrAlias);
+    const variant = namedVariant(this.byName, nameOrAlias);
     const name = variant.entry.config.name;
     const slot = variant.slot;
     if (variant.pinned) throw inUseError(name, `Model "${name}" is pinned; unpin it first`, 0);
@@ -216,14 +161,14 @@ export class FileModelRegistry implements ManagedRegistry {
     } else if (slot.state === 'failed') {
       variant.slot = { state: 'unloaded' };
     }
-    return this.info(variant);
+    return this.describe(variant);
   }
 
   /** A pinned variant is never evicted to make room for another (it may still be unloaded after unpinning). */
   pin(nameOrAlias: string, pinned: boolean): VariantInfo {
-    const variant = this.named(nameOrAlias);
+    const variant = namedVariant(this.byName, nameOrAlias);
     variant.pinned = pinned;
-    return this.info(variant);
+    return this.describe(variant);
   }
 
   /** The memory budget and what the loaded (and loading) variants take of it, in bytes. */
@@ -294,26 +239,11 @@ export class FileModelRegistry implements ManagedRegistry {
   private makeRoom(variant: Variant): Promise<unknown> {
     const name = variant.entry.config.name;
     const cost = costOf(variant.entry);
-    const loaded = this.variants
-      .filter((v) => v !== variant && (v.slot.state === 'ready' || v.slot.state === 'loading'))
-      .map((v) => ({
-        name: v.entry.config.name,
-        cost: costOf(v.entry),
-        lastUsed: v.lastUsed,
-        evictable: v.slot.state === 'ready' && !v.pinned && (this.leases.get(v.slot.worker) ?? 0) === 0,
-      }));
-    const plan = chooseEvictions(cost, this.budget(), loaded);
-    if (plan === null) {
-      const { usedBytes } = this.memory();
-      throw new ServiceError(
-        ErrorCode.MEMORY_BUDGET_EXCEEDED,
-        `Cannot load model "${name}" (${cost} bytes): the memory budget of ${this.budget()} bytes has ${this.budget() - usedBytes} bytes free and every other loaded variant is pinned or busy`,
-        { details: { model: name, bytes: cost, budgetBytes: this.budget(), usedBytes, retryAfterMs: 1000 } },
-      );
-    }
+    const plan = chooseEvictions(cost, this.budget(), loadedOthers(variant, this.variants, (backend) => this.leases.get(backend) ?? 0));
+    if (plan === null) throw budgetError(name, cost, this.budget(), this.memory().usedBytes);
     const stopping: Array<Promise<void>> = [];
     for (const victimName of plan) {
-      const victim = this.named(victimName);
+      const victim = namedVariant(this.byName, victimName);
       if (victim.slot.state !== 'ready') continue;
       stopping.push(victim.slot.worker.close());
       victim.slot = { state: 'unloaded' };
@@ -449,75 +379,9 @@ export class FileModelRegistry implements ManagedRegistry {
     return worker;
   }
 
-  private info(variant: Variant): VariantInfo {
-    const { entry, slot } = variant;
-    const { config, installation } = entry;
-    const installed = installation.status === 'installed';
-    return {
-      name: config.name,
-      aliases: [...config.aliases],
-      task: config.task,
-      description: config.description,
-      installed,
-      state: slot.state satisfies VariantState,
-      loadError: slot.state === 'failed' ? { code: slot.error.code, message: slot.error.message } : null,
-      isDefault: config.isDefault,
-      parameters: installed ? installation.manifest.parameters : null,
-      bytes: installed ? installation.bytes : null,
-      source: config.source.kind === 'huggingFace' ? config.source.id : config.source.path,
-      installCommand: installed ? null : this.installCommand(entry),
-      batching: { ...config.batching },
-      directory: entry.dir,
-      pinned: variant.pinned,
-      inFlight: slot.state === 'ready' ? (this.leases.get(slot.worker) ?? 0) : 0,
-    };
-  }
-
-  /** The one command that installs the variant, written to be run from the repository root. */
-  private installCommand(entry: RegistryEntry): string {
-    const fromRoot = relative(this.options.repoRoot, entry.dir);
-    const out = fromRoot === '' || fromRoot.startsWith('..') || isAbsolute(fromRoot) ? entry.dir : fromRoot;
-    const source = entry.config.source;
-    // The placeholder stays unquoted: it is for a person to replace, not for a shell.
-    const input = source.kind === 'huggingFace' ? `<folder with the downloaded ${source.id} files>` : quote(source.path);
-    return `npx blip-gateway convert ${input} --out ${quote(out)}`;
-  }
-
-  private named(nameOrAlias: string): Variant {
-    const variant = this.byName.get(nameOrAlias);
-    if (variant) return variant;
-    if (nameOrAlias.length > MAX_NAME_LENGTH) {
-      // No suggestions and no echo: edit distances against a megabyte-long name would stall the server.
-      throw new ServiceError(ErrorCode.MODEL_NOT_FOUND, `Unknown model (a name of ${nameOrAlias.length} characters; names are at most ${MAX_NAME_LENGTH})`, {
-        details: { suggestions: [] },
-      });
-    }
-    const suggestions = closestNames(nameOrAlias, [...this.byName.keys()].sort());
-    throw new ServiceError(
-      ErrorCode.MODEL_NOT_FOUND,
-      `Unknown model "${nameOrAlias}".${suggestions.length > 0 ? ` Closest: ${suggestions.join(', ')}` : ' The registry is empty'}`,
-      { details: { model: nameOrAlias, suggestions } },
-    );
-  }
-
-  private defaultFor(task: Task): Variant {
-    const variant = this.variants.find((v) => v.entry.config.task === task && v.entry.config.isDefault);
-    if (variant) return variant;
-    const suggestions = this.variants.filter((v) => v.entry.config.task === task && v.entry.installation.status === 'installed').map((v) => v.entry.config.name);
-    throw new ServiceError(
-      ErrorCode.MODEL_NOT_FOUND,
-      `No default ${task} model is configured; name one` + (suggestions.length > 0 ? ` of: ${suggestions.join(', ')}` : ''),
-      { details: { task, suggestions } },
-    );
-  }
-
-  private requireInstalled(variant: Variant): void {
-    if (variant.entry.installation.status === 'installed') return;
-    const name = variant.entry.config.name;
-    const installCommand = this.installCommand(variant.entry);
-    throw new ServiceError(ErrorCode.MODEL_NOT_INSTALLED, `Model "${name}" is not installed. Install it with: ${installCommand}`, {
-      details: { model: name, installCommand },
-    });
+  private describe(variant: Variant): VariantInfo {
+    const { slot } = variant;
+    return describeVariant(variant, this.options.repoRoot, slot.state === 'ready' ? (this.leases.get(slot.worker) ?? 0) : 0);
   }
 
   private requireOpen(): void {
@@ -533,35 +397,4 @@ export class FileModelRegistry implements ManagedRegistry {
   }
 }
 
-function loadError(name: string, cause: unknown): ServiceError {
-  const inner = cause instanceof ServiceError ? `${cause.code}: ${cause.message}` : cause instanceof Error ? cause.message : String(cause);
-  return new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `Cannot load model "${name}": ${inner}`, { cause, details: { model: name } });
-}
 
-function inUseError(name: string, message: string, inFlight: number): ServiceError {
-  return new ServiceError(ErrorCode.MODEL_IN_USE, message, { details: { model: name, inFlight } });
-}
-
-/**
- * What a loaded variant is counted as against the memory budget: the bytes of the files its manifest lists (the ONNX
- * graphs with their external weights, and the tokenizer). ONNX Runtime holds about that much per worker (the weights
- * dominate); activations, the worker thread and the embedding cache come on top, which the budget's margin absorbs.
- */
-export function costOf(entry: RegistryEntry): number {
-  return entry.installation.status === 'installed' ? entry.installation.bytes : 0;
-}
-
-/** Changes when variant.json or the installed manifest (or its files' sizes) change. */
-function fingerprint(entry: RegistryEntry): string {
-  const installation = entry.installation;
-  return JSON.stringify([entry.config, installation.status, installation.status === 'absent' ? null : installation.manifest, installation.status === 'installed' ? installation.bytes : null]);
-}
-
-function closedError(): ServiceError {
-  return new ServiceError(ErrorCode.MODEL_LOAD_FAILED, 'The model registry is closed');
-}
-
-/** Quotes a command-line word only when a shell would split or expand it (placeholders contain spaces). */
-function quote(word: string): string {
-  return /^[\w./@:+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}

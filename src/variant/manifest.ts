@@ -11,12 +11,9 @@ import { ErrorCode, ServiceError } from '../errors.ts';
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 1;
 
-/** What a variant serves; every family maps its architectures onto these. */
-export type Task = 'caption' | 'vqa';
+import { PRECISIONS, type Precision, type Task } from './task.ts';
 
-/** Numeric precision of a variant's weights and matmuls. */
-export type Precision = 'fp32' | 'int8';
-export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+export { PRECISIONS, type Precision, type Task } from './task.ts';
 
 export interface GraphFiles {
   vision: string;

@@ -53,7 +53,8 @@ describe('token events across the worker boundary', () => {
   });
 
   it('a mixed group (greedy, prompted, beam search, and one that does not stream) gets the same results as alone', async () => {
-    const backend = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    // No embedding cache: the group's pass must run the vision encoder on its four images again.
+    const backend = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, embeddingCacheBytes: 0 });
     try {
       const items = (): BackendItem[] => [
         { kind: 'caption', item: { image: readImage(IMAGE_NAMES[1]), options: { maxNewTokens: 12, minNewTokens: 12 } } },

@@ -3,7 +3,7 @@
  * (see ../shared/docs/blip-spec.md §1.8). Every dimension the converter uses comes from here.
  */
 export type BlipArchitecture = 'BlipForConditionalGeneration' | 'BlipForQuestionAnswering';
-import type { Task } from '../../../variant/manifest.ts';
+import type { Task } from '../../../variant/task.ts';
 
 export type BlipTask = Task;
 
