@@ -30,14 +30,27 @@ let subgraph: Promise<GraphQLSchema> | undefined;
  * through createResolversMap, plus the entity resolver for Model. Built once per process, like the public schema.
  */
 export function buildServedSchema(): Promise<GraphQLSchema> {
-  subgraph ??= buildGatewaySchema().then((schema) => {
-    const resolvers = createResolversMap(schema) as GraphQLResolverMap<GatewayContext>;
-    const typeDefs = parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(lexicographicSortSchema(schema))}`);
-    const served = buildSubgraphSchema([{ typeDefs, resolvers: { ...resolvers, Model: { ...resolvers.Model, __resolveReference: resolveModelReference } } as GraphQLResolverMap<GatewayContext> }]);
-    checkRepresentations(served);
-    return served;
-  });
+  subgraph ??= buildGatewaySchema().then((schema) => toSubgraphSchema(schema, { Model: resolveModelReference }));
   return subgraph;
+}
+
+/** `__resolveReference` of each entity type, by type name. */
+export type ReferenceResolvers = Record<string, (reference: Record<string, unknown>, context: GatewayContext, info: GraphQLResolveInfo) => unknown>;
+
+/**
+ * A type-graphql schema as a Federation 2 subgraph: its SDL with the directives its classes declare, behind the
+ * `@link` extension, and every resolver type-graphql generated (whatever root types it has, subscriptions included),
+ * plus the entities' reference resolvers.
+ */
+export function toSubgraphSchema(schema: GraphQLSchema, references: ReferenceResolvers): GraphQLSchema {
+  const resolvers = createResolversMap(schema) as GraphQLResolverMap<GatewayContext>;
+  for (const [type, resolveReference] of Object.entries(references)) {
+    resolvers[type] = { ...(resolvers[type] as object), __resolveReference: resolveReference } as GraphQLResolverMap<GatewayContext>[string];
+  }
+  const typeDefs = parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(lexicographicSortSchema(schema))}`);
+  const served = buildSubgraphSchema([{ typeDefs, resolvers }]);
+  checkRepresentations(served);
+  return served;
 }
 
 /**
