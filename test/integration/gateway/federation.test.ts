@@ -108,7 +108,7 @@ describe('federation: /graphql is an Apollo Federation 2 subgraph', () => {
     expect(`${body.data._service.sdl.trimEnd()}\n`).toBe(withoutHeader(COMMITTED_SUBGRAPH));
   });
 
-  it('resolves Model entities by name through the registry (null for an unknown name)', async () => {
+  it('resolves Model entities by name (or alias) through the registry (null for an unknown name)', async () => {
     const { status, body } = await t.postGraphQL({
       query: 'query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on Model { name task installed isDefault } } }',
       variables: {
@@ -116,6 +116,7 @@ describe('federation: /graphql is an Apollo Federation 2 subgraph', () => {
           { __typename: 'Model', name: 'blip-tiny-vqa' },
           { __typename: 'Model', name: 'no-such-variant' },
           { __typename: 'Model', name: 'blip-base' },
+          { __typename: 'Model', name: 'blip-demo-caption' },
         ],
       },
     });
@@ -126,6 +127,8 @@ describe('federation: /graphql is an Apollo Federation 2 subgraph', () => {
           { __typename: 'Model', name: 'blip-tiny-vqa', task: 'VQA', installed: true, isDefault: false },
           null,
           { __typename: 'Model', name: 'blip-base', task: 'CAPTION', installed: false, isDefault: false },
+          // An alias finds its variant, as model(name:) does.
+          { __typename: 'Model', name: 'blip-demo', task: 'CAPTION', installed: true, isDefault: true },
         ],
       },
     });
