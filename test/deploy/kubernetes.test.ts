@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -124,11 +127,35 @@ describe('deploy/kubernetes: the gateway Deployment', () => {
       expect(volume?.emptyDir ?? volume?.persistentVolumeClaim, path).toBeDefined();
     }
     const seed = pod.initContainers.find((c: any) => c.name === 'seed-registry');
-    expect(seed.command).toEqual(['cp', '-R', '/app/registry/.', `${config.registryDir}/`]);
+    expect(seed.command).toEqual(['node', '-e', expect.any(String), '/app/registry', config.registryDir]);
     expect(seed.volumeMounts).toEqual([{ name: mounts.get(config.registryDir), mountPath: config.registryDir }]);
     // The image has its prepared registry at /app/registry (WORKDIR /app, the default REGISTRY_DIR).
     expect(runtime.instructions.find((i) => i.keyword === 'WORKDIR')?.args).toBe('/app');
     expect(runtime.instructions.some((i) => i.keyword === 'COPY' && /--from=prepare\b.*\/app\/registry \.\/registry$/.test(i.args))).toBe(true);
+  });
+
+  it('seeds the registry volume with what is missing and never rewrites a file (replicas may share the volume)', async () => {
+    const seed = pod.initContainers.find((c: any) => c.name === 'seed-registry');
+    const [node, flag, script] = seed.command as string[];
+    const scratch = await mkdtemp(join(tmpdir(), 'blip-seed-'));
+    try {
+      const image = join(scratch, 'image-registry');
+      const volume = join(scratch, 'volume');
+      await mkdir(join(image, 'blip-demo'), { recursive: true });
+      await writeFile(join(image, 'blip-demo', 'variant.json'), 'from the image');
+      await writeFile(join(image, 'blip-demo', 'model.onnx'), 'new weights');
+      await mkdir(join(volume, 'blip-demo'), { recursive: true });
+      await mkdir(join(volume, 'blip-base'));
+      await writeFile(join(volume, 'blip-demo', 'model.onnx'), 'weights another replica has open');
+      await writeFile(join(volume, 'blip-base', 'manifest.json'), 'installed by the operator');
+      const run = spawnSync(node === 'node' ? process.execPath : node!, [flag!, script!, image, volume], { encoding: 'utf8' });
+      expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(await readFile(join(volume, 'blip-demo', 'variant.json'), 'utf8')).toBe('from the image');
+      expect(await readFile(join(volume, 'blip-demo', 'model.onnx'), 'utf8')).toBe('weights another replica has open');
+      expect(await readFile(join(volume, 'blip-base', 'manifest.json'), 'utf8')).toBe('installed by the operator');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   it('sets an environment the server accepts, listening on the container port the probes and the Service use', () => {
