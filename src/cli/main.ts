@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ServiceError } from '../errors.ts';
 import { runConvert } from './convert-command.ts';
 import { runGenerate } from './generate-command.ts';
+import { runPrepare } from './prepare-command.ts';
 
 /** `blip-gateway`: convert checkpoints into variant folders and run them from the command line. */
 const program = new Command('blip-gateway').description('BLIP captioning and VQA on ONNX Runtime').showHelpAfterError();
@@ -27,6 +28,14 @@ program
   .option('--seed <n>', 'seed for --random-weights', integer('--seed'), 0)
   .action(async (hfDir: string | undefined, options) => {
     await runConvert(hfDir, options);
+  });
+
+program
+  .command('prepare')
+  .description('convert the embedded variants whose files are missing or out of date (as the server does at start-up), then exit')
+  .option('--registry <dir>', 'registry folder (default: REGISTRY_DIR, else registry/ of the repository)')
+  .action(async (options) => {
+    await runPrepare(options);
   });
 
 for (const task of ['caption', 'answer'] as const) {

@@ -1,5 +1,5 @@
 import { GraphQLSafeInt } from 'graphql-scalars';
-import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Directive, Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { VariantInfo } from '../registry/types.ts';
 import { UnreachableCaseError } from '../errors.ts';
 
@@ -51,6 +51,9 @@ export class BatchingSettings {
   maxQueueSize!: number;
 }
 
+// A federation entity: other subgraphs of a supergraph refer to a variant by its canonical name (see subgraph-schema.ts).
+// graphql's printSchema leaves the directive out, so schema.graphql (the public API) does not change.
+@Directive('@key(fields: "name")')
 @ObjectType('Model', { description: 'A model variant in the registry.' })
 export class Model {
   @Field(() => String, { description: 'The canonical name (what results report in `model`).' })

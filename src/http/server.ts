@@ -1,5 +1,5 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { createServer, type Server } from 'node:http';
 import type { GatewayContext, GatewayServices } from '../graphql/context.ts';
-import { buildGatewaySchema, createResolverContainer } from '../graphql/build-schema.ts';
+import { createResolverContainer } from '../graphql/build-schema.ts';
+import { buildServedSchema } from '../graphql/subgraph-schema.ts';
 import { createFormatError } from '../graphql/format-error.ts';
 import { observeOperations } from '../graphql/observe-plugin.ts';
 import { createQueryLimitsRule } from '../graphql/query-limits.ts';
@@ -56,7 +57,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   app.use(securityHeaders(config.landingPage));
 
   const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildGatewaySchema(),
+    schema: await buildServedSchema(),
     introspection: config.introspection,
     csrfPrevention: { requestHeaders: PREFLIGHT_HEADERS },
     parseOptions: { maxTokens: limits.queryTokens },
@@ -69,6 +70,9 @@ export async function createGatewayHttpServer(services: GatewayServices, options
       observeOperations(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       config.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      // The schema is a federation subgraph, for which Apollo would install inline (ftv1) tracing and say so on
+      // stdout. Those traces feed GraphOS usage reporting, which this server does not set up: off.
+      ApolloServerPluginInlineTraceDisabled(),
     ],
   });
   await apollo.start();
