@@ -14,6 +14,8 @@ export interface ServedItem {
   prompt: string | undefined;
   /** The image embedding came from the worker's cache. */
   cacheHit: boolean;
+  /** Time the item waited before the engine admitted it. */
+  queueMs: number;
 }
 
 /** One root field (or the REST call) of a request, as observed while it ran. */
@@ -53,7 +55,7 @@ export class RequestRecord {
     return {
       served(result: ServedResult, prompt?: string | null) {
         addVariant(result.variant);
-        record.served.push({ variant: result.variant, batchSize: result.batchSize, sequenceLength: result.sequence.length, prompt: prompt ?? undefined, cacheHit: result.cacheHit });
+        record.served.push({ variant: result.variant, batchSize: result.batchSize, sequenceLength: result.sequence.length, prompt: prompt ?? undefined, cacheHit: result.cacheHit, queueMs: result.timings.queueMs });
       },
       failed(error: unknown) {
         record.codes.push(clientCodeOf(error));

@@ -37,6 +37,6 @@ export class UploadResolver {
     if (format === null) {
       throw new ServiceError(ErrorCode.UNSUPPORTED_IMAGE_FORMAT, `Expected a JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF image but received ${describeUnacceptedBytes(bytes)}`);
     }
-    return toUploadedImage(this.store.put(bytes), format);
+    return toUploadedImage(await this.store.put(bytes), format);
   }
 }
