@@ -43,6 +43,10 @@ export async function startReplica(name: string, env: Record<string, string>): P
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  // Never leave a replica behind, even when the test process dies first.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.removeListener('exit', killOnExit));
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
@@ -80,7 +84,13 @@ export async function startReplica(name: string, env: Record<string, string>): P
       void exited.then(check);
       check();
     });
-  const listening = await waitForLog((line) => line.msg === 'blip-gateway is listening', 60_000);
+  let listening: LogLine;
+  try {
+    listening = await waitForLog((line) => line.msg === 'blip-gateway is listening', 120_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
   const url = new URL(String(listening.url)).origin;
   return {
     name,
@@ -98,6 +108,8 @@ export interface Balancer {
   url: string;
   /** Each server's status as haproxy's health checks see it (UP, DOWN, ...), from the stats socket. */
   serverStatus(): Promise<Record<string, string>>;
+  /** Each server's current sessions (requests haproxy has open on it). */
+  serverSessions(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -149,15 +161,18 @@ export async function startBalancer(dir: string, replicas: Replica[], options: B
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const serverStatus = async () => {
+  // `show stat` is CSV: pxname, svname, qcur, qmax, scur (4), ..., status (17).
+  const column = async (index: number) => {
     const csv = await adminCommand(socket, 'show stat');
-    const status: Record<string, string> = {};
+    const values: Record<string, string> = {};
     for (const row of csv.split('\n').slice(1)) {
       const cells = row.split(',');
-      if (cells[0] === 'replicas' && cells[1] !== 'BACKEND') status[cells[1]] = cells[17];
+      if (cells[0] === 'replicas' && cells[1] !== 'BACKEND') values[cells[1]] = cells[index];
     }
-    return status;
+    return values;
   };
+  const serverStatus = () => column(17);
+  const serverSessions = async () => Object.fromEntries(Object.entries(await column(4)).map(([name, value]) => [name, Number(value)]));
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`haproxy exited (${child.exitCode}): ${output}`);
@@ -169,6 +184,7 @@ export async function startBalancer(dir: string, replicas: Replica[], options: B
   return {
     url: `http://127.0.0.1:${port}`,
     serverStatus,
+    serverSessions,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exit = once(child, 'exit');
@@ -259,6 +275,23 @@ export async function getJson(url: string): Promise<{ status: number; body: any 
   } catch {
     return { status: response.status, body: text };
   }
+}
+
+/** Polls `check` every 20 ms until it holds; throws after `timeoutMs`. Returns the milliseconds it took. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+  return Math.round(performance.now() - started);
+}
+
+/** One sample of a Prometheus text exposition, without labels (0 when absent). */
+export async function metricValue(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const line = text.split('\n').find((row) => row.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.slice(name.length + 1));
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
