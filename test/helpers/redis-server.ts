@@ -22,7 +22,8 @@ export interface RedisServer {
 
 /** Fails with the package to install when a binary is missing (tests never skip silently). */
 export function requireBinary(command: string, debianPackage: string): string {
-  const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
+  // Debian puts haproxy in /usr/sbin, which is not on every user's PATH.
+  const found = spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${command}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
   if (found.status !== 0 || path === '') {
     throw new Error(`${command} is not installed: install Debian's ${debianPackage} package (apt-get install -y ${debianPackage}); .ci/run does this`);
