@@ -16,7 +16,7 @@ export class UploadResolver {
 
   @Mutation(() => UploadedImage, {
     description:
-      'Stores an image for a while (bounded in-memory store keyed by content hash) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used.',
+      'Stores an image for a while (a bounded store keyed by content hash: in memory, or in Redis shared by every replica) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used.',
   })
   async uploadImage(@Arg('image', () => ImageInput) image: ImageInput, @Ctx() context: GatewayContext): Promise<UploadedImage> {
     const tracker = context.record.begin('uploadImage');
