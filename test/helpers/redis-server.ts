@@ -16,6 +16,9 @@ export interface RedisServer {
   start(): Promise<void>;
   /** SIGKILL by default (an outage), SIGTERM for a clean stop. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that holds its connections but answers nothing (a hang, a partition). */
+  pause(): void;
+  resume(): void;
   /** Removes the temp dir after stopping. */
   cleanup(): Promise<void>;
 }
@@ -75,7 +78,10 @@ export async function startRedisServer(): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     start,
     stop,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     cleanup: async () => {
+      child?.kill('SIGCONT');
       await stop();
       await rm(dir, { recursive: true, force: true });
     },

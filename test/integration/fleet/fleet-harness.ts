@@ -151,7 +151,9 @@ export async function startBalancer(dir: string, replicas: Replica[], options: B
     '  http-check expect status 200',
     `  source ${options.sourceAddress}`,
     '  http-response set-header x-served-by %s',
-    `  default-server inter ${options.checkIntervalMs}ms fastinter ${options.checkIntervalMs}ms downinter ${options.checkIntervalMs}ms fall 1 rise 1`,
+    // Two failed checks take a replica out (one slow check on a loaded machine should not), one brings it back.
+    '  timeout check 1500ms',
+    `  default-server inter ${options.checkIntervalMs}ms fastinter ${options.checkIntervalMs}ms downinter ${options.checkIntervalMs}ms fall 2 rise 1`,
     ...replicas.map((replica) => `  server ${replica.name} 127.0.0.1:${replica.port} check`),
     '',
   ].join('\n');

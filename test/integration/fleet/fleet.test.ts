@@ -15,7 +15,7 @@ import { getJson, metricValue, postJson, sleep, startBalancer, startReplica, wai
  */
 const HAPROXY_SOURCE = '127.0.0.2';
 const RATE_CLIENT = '127.0.0.5';
-const DRAIN_MS = 2000;
+const DRAIN_MS = 3000;
 const CHECK_INTERVAL_MS = 200;
 
 const UPLOAD = 'mutation($image: ImageInput!) { uploadImage(image: $image) { id bytes } }';
@@ -217,11 +217,12 @@ describe('a fleet of replicas behind haproxy, sharing Redis', () => {
     await waitUntil('a request in flight on the victim', async () => (await balancer.serverSessions())[victim.name] > 0, 20_000);
     const signalledAt = Date.now();
     victim.child.kill('SIGTERM');
-    const ready = await getJson(`${victim.url}/readyz`);
-    const readyMs = Date.now() - signalledAt;
-    expect(ready.status).toBe(503);
+    // At once: as soon as the process has handled the signal (well before the drain window ends).
+    let ready = { status: 0, body: undefined as any };
+    const readyMs = await waitUntil('/readyz turns 503', async () => (ready = await getJson(`${victim.url}/readyz`)).status === 503, 1000);
     expect(ready.body.status).toBe('draining');
-    const downMs = await waitUntil('haproxy marks the victim down', async () => (await balancer.serverStatus())[victim.name] !== 'UP', DRAIN_MS);
+    await waitUntil('haproxy marks the victim down', async () => (await balancer.serverStatus())[victim.name] !== 'UP', DRAIN_MS);
+    const downMs = Date.now() - signalledAt;
     const [code] = await victim.exited;
     const exitMs = Date.now() - signalledAt;
     await sleep(300);

@@ -132,4 +132,23 @@ describe('shared state in Redis', () => {
     expect(await buckets.take('10.0.0.3')).toBe(0);
     expect(await buckets.take('10.0.0.3')).toBeGreaterThan(0);
   });
+
+  it('a Redis that hangs (connected, silent) fails the call after the command timeout, well within 5 s', async () => {
+    const [a] = await stores();
+    const { id } = await a.put(bytes(10, 11));
+    redis.pause();
+    try {
+      const started = performance.now();
+      await expect(a.get(id)).rejects.toMatchObject({ code: 'IMAGE_STORE_UNAVAILABLE' });
+      const ms = performance.now() - started;
+      expect(ms).toBeGreaterThanOrEqual(1900);
+      expect(ms).toBeLessThan(5000);
+    } finally {
+      redis.resume();
+    }
+    let back = false;
+    const resumed = performance.now();
+    while (!back && performance.now() - resumed < 5000) back = await a.get(id).then(() => true, () => false);
+    expect(back).toBe(true);
+  });
 });
