@@ -54,7 +54,7 @@ export async function createSharedState(config: Config, logger: Logger, onRateLi
         })
       : undefined;
   return {
-    images: new RedisImageStore(redis.client, { ...config.imageStore, keyPrefix }),
+    images: new RedisImageStore(redis.client, { ...config.imageStore, keyPrefix, retryAfterMs: REDIS_TIMEOUTS.maxReconnectDelayMs }),
     rateLimiter,
     redisHealth: () => redis.healthNow(),
     close: () => redis.close(),

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ErrorCode, ServiceError } from '../errors.ts';
-import { REDIS_TIMEOUTS } from '../redis/redis-connection.ts';
 import { checkImageId, checkStorable, checkStoreOptions, unknownImageId, type ImageStore, type StoredImage } from './image-store.ts';
 
 export interface RedisImageStoreOptions {
@@ -10,6 +9,8 @@ export interface RedisImageStoreOptions {
   ttlMs: number;
   /** Prefix of every key (REDIS_KEY_PREFIX). */
   keyPrefix: string;
+  /** What IMAGE_STORE_UNAVAILABLE tells clients to wait: about how long reconnecting takes. */
+  retryAfterMs: number;
 }
 
 /**
@@ -151,7 +152,7 @@ export class RedisImageStore implements ImageStore {
     try {
       return await run();
     } catch (cause) {
-      const retryAfterMs = REDIS_TIMEOUTS.maxReconnectDelayMs;
+      const { retryAfterMs } = this.options;
       throw new ServiceError(ErrorCode.IMAGE_STORE_UNAVAILABLE, `The image store (Redis) is unavailable; retry after ${retryAfterMs} ms, or send the image itself (base64, upload or url)`, {
         cause,
         details: { retryAfterMs },

@@ -26,7 +26,7 @@ describe('shared state in Redis', () => {
   /** Two stores on two connections (two replicas) sharing one key prefix. */
   const stores = async (options: { maxBytes?: number; maxImages?: number; ttlMs?: number } = {}) => {
     const keyPrefix = `test${++prefixes}:`;
-    const settings = { maxBytes: 100, maxImages: 10, ttlMs: 60_000, keyPrefix, ...options };
+    const settings = { maxBytes: 100, maxImages: 10, ttlMs: 60_000, keyPrefix, retryAfterMs: 1000, ...options };
     return [new RedisImageStore((await connection()).client, settings), new RedisImageStore((await connection()).client, settings)] as const;
   };
 
@@ -150,5 +150,21 @@ describe('shared state in Redis', () => {
     const resumed = performance.now();
     while (!back && performance.now() - resumed < 5000) back = await a.get(id).then(() => true, () => false);
     expect(back).toBe(true);
+  });
+
+  it('a client started while Redis is down keeps trying, and works once Redis is up', async () => {
+    await redis.stop('SIGKILL');
+    const conn = new RedisConnection(redis.url);
+    connections.push(conn);
+    const started = performance.now();
+    expect(await conn.connect(1000)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1500);
+    const store = new RedisImageStore(conn.client, { maxBytes: 100, maxImages: 10, ttlMs: 60_000, keyPrefix: `test${++prefixes}:`, retryAfterMs: 1000 });
+    await expect(store.put(bytes(4, 4))).rejects.toMatchObject({ code: 'IMAGE_STORE_UNAVAILABLE' });
+    await redis.start();
+    const restarted = performance.now();
+    while (conn.healthNow().status !== 'ready' && performance.now() - restarted < 5000) await sleep(50);
+    expect(conn.healthNow().status).toBe('ready');
+    expect((await store.put(bytes(4, 4))).id).toBe(sha(bytes(4, 4)));
   });
 });
