@@ -13,7 +13,7 @@ import { createGatewayHttpServer } from './http/server.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { createTokenCounter } from './metrics/token-counter.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from './registry/model-registry.ts';
-import { createSharedState } from './redis/shared-state.ts';
+import { createSharedState, type SharedState } from './redis/shared-state.ts';
 import { createImageLoader } from './upload/image-source.ts';
 
 export interface StartOptions {
@@ -57,7 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       options.onRegistryEvent?.(event);
     },
   });
-  let shared: Awaited<ReturnType<typeof createSharedState>> | undefined;
+  let shared: SharedState | undefined;
   let draining = false;
   try {
     await registry.prepareEmbedded();
