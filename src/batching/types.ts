@@ -1,5 +1,5 @@
-import type { GenerationOptions } from '../blip/generation/generate.ts';
-import type { Timings } from '../blip/pipeline.ts';
+import type { GenerationOptions } from '../generation/generate.ts';
+import type { Timings } from '../models/blip/runtime/pipeline.ts';
 
 /**
  * What the GraphQL layer asks of the serving engine. Every call is one item; the engine combines concurrent items

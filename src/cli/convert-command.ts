@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { convertCheckpoint, type ConvertSource } from '../convert/convert-checkpoint.ts';
+import { convertCheckpoint, type ConvertSource } from '../models/blip/convert/convert-checkpoint.ts';
 
 interface ConvertFlags {
   out: string;

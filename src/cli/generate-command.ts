@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import type { GenerationOptions } from '../blip/generation/generate.ts';
-import { deserializeError } from '../blip/pipeline.ts';
-import { BlipWorker } from '../blip/worker/blip-worker.ts';
+import type { GenerationOptions } from '../generation/generate.ts';
+import { deserializeError } from '../models/blip/runtime/pipeline.ts';
+import { BlipWorker } from '../backend/worker/worker-backend.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../config/defaults.ts';
 
 interface GenerateFlags {

@@ -1,4 +1,4 @@
-import type { GenerationOptions } from '../blip/generation/options.ts';
+import type { GenerationOptions } from '../generation/options.ts';
 import type { InferenceService, ServedResult } from '../batching/types.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry } from '../registry/types.ts';
@@ -56,7 +56,7 @@ export interface InferenceRequests {
 /**
  * The steps every inference request takes before the engine sees it, cheapest first: resolve the variant (unknown
  * name, wrong task, not installed), check the text, then read the image (which may mean a download). Generation
- * options are validated by the pipeline against the variant's own limits (src/blip/generation/options.ts).
+ * options are validated by the pipeline against the variant's own limits (src/generation/options.ts).
  */
 export function createInferenceRequests(registry: ModelRegistry, inference: InferenceService, loadImage: ImageLoader, limits: TextLimits): InferenceRequests {
   const prepareCaption = async (call: CaptionCall): Promise<PreparedRequest> => {

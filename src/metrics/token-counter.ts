@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BlipTokenizer } from '../blip/tokenizer.ts';
+import { BlipTokenizer } from '../models/blip/runtime/tokenizer.ts';
 import type { ServedItem } from '../gateway/request-record.ts';
 
 /**

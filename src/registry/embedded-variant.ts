@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SAFETENSORS_FILE, TORCH_FILE } from '../checkpoint/open-weights.ts';
-import { CONVERTER_VERSION, convertCheckpoint } from '../convert/convert-checkpoint.ts';
+import { CONVERTER_VERSION, convertCheckpoint } from '../models/blip/convert/convert-checkpoint.ts';
 import { ErrorCode, ServiceError, UnreachableCaseError } from '../errors.ts';
 import { MANIFEST_FILE, type VariantManifest } from '../variant/manifest.ts';
 import { withLock } from './convert-lock.ts';

@@ -1,7 +1,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { BlipTask } from '../checkpoint/blip-config.ts';
-import type { PipelineOptions } from '../blip/pipeline.ts';
-import { BlipWorker } from '../blip/worker/blip-worker.ts';
+import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
+import type { PipelineOptions } from '../models/blip/runtime/pipeline.ts';
+import { BlipWorker } from '../backend/worker/worker-backend.ts';
 import { ErrorCode, ServiceError, UnreachableCaseError } from '../errors.ts';
 import { closestNames } from './closest-names.ts';
 

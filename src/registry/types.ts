@@ -1,5 +1,5 @@
-import type { BlipTask } from '../checkpoint/blip-config.ts';
-import type { BlipWorker } from '../blip/worker/blip-worker.ts';
+import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
+import type { BlipWorker } from '../backend/worker/worker-backend.ts';
 
 /**
  * The model registry: one folder per variant under `registry/` (Triton-style). `variant.json` (committed, written by

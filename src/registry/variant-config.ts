@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import type { BlipTask } from '../checkpoint/blip-config.ts';
+import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
 import { describeValue } from '../checkpoint/describe-value.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { BatchingSettings } from './types.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlipGenerationDefaults, BlipTask } from '../checkpoint/blip-config.ts';
-import type { PreprocessorConfig } from '../checkpoint/preprocessor-config.ts';
+import type { BlipGenerationDefaults, BlipTask } from '../models/blip/checkpoint/blip-config.ts';
+import type { PreprocessorConfig } from '../models/blip/checkpoint/preprocessor-config.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 
 /**

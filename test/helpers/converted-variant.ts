@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
-import { BlipModel } from '../../src/blip/blip-model.ts';
-import { BlipPipeline } from '../../src/blip/pipeline.ts';
+import { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
+import { BlipPipeline } from '../../src/models/blip/runtime/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { readManifest } from '../../src/variant/manifest.ts';
 import { CAPTION_CHECKPOINT, VQA_CHECKPOINT, convertFixture, type TempVariant } from './fixtures.ts';

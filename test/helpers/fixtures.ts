@@ -3,7 +3,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { convertCheckpoint } from '../../src/convert/convert-checkpoint.ts';
+import { convertCheckpoint } from '../../src/models/blip/convert/convert-checkpoint.ts';
 
 /** The tiny BLIP checkpoints and transformers' reference outputs (see test/fixtures/blip-tiny/README.md). */
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));

@@ -1,7 +1,7 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convertCheckpoint } from '../../src/convert/convert-checkpoint.ts';
+import { convertCheckpoint } from '../../src/models/blip/convert/convert-checkpoint.ts';
 import { CAPTION_CHECKPOINT, VQA_CHECKPOINT } from './fixtures.ts';
 
 /**

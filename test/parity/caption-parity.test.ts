@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CaptionItem } from '../../src/blip/pipeline.ts';
+import type { CaptionItem } from '../../src/models/blip/runtime/pipeline.ts';
 import { useConvertedVariant } from '../helpers/converted-variant.ts';
 import {
   CAPTION_CHECKPOINT,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AnswerItem } from '../../src/blip/pipeline.ts';
+import type { AnswerItem } from '../../src/models/blip/runtime/pipeline.ts';
 import { useConvertedVariant } from '../helpers/converted-variant.ts';
 import { VQA_CHECKPOINT, maxAbsDiff, readFloat32, readImage, readInt64, readJson, withoutPadding } from '../helpers/fixtures.ts';
 

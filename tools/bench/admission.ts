@@ -1,6 +1,6 @@
 /**
  * `npm run bench:admission [-- --large] [-- --json FILE]`: the experiment behind the engine's admission policy
- * (src/blip/engine/admission.ts). The same arrival traces run through one in-process pipeline per policy on a
+ * (src/models/blip/engine/admission.ts). The same arrival traces run through one in-process pipeline per policy on a
  * real-size model with random weights, and the table gives each policy's mean and maximum latency, its makespan and
  * the widest decode batch each request took part in (mean over requests). Not part of the tests: it measures this machine.
  *
@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ADMISSION_POLICIES, type AdmissionPolicy } from '../../src/blip/engine/admission.ts';
-import { BlipPipeline } from '../../src/blip/pipeline.ts';
+import { ADMISSION_POLICIES, type AdmissionPolicy } from '../../src/models/blip/engine/admission.ts';
+import { BlipPipeline } from '../../src/models/blip/runtime/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { buildRandomModel, distinctImage, round } from './common.ts';
 

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { convertCheckpoint, CONVERTER_VERSION } from '../../src/convert/convert-checkpoint.ts';
+import { convertCheckpoint, CONVERTER_VERSION } from '../../src/models/blip/convert/convert-checkpoint.ts';
 import { readManifest } from '../../src/variant/manifest.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));

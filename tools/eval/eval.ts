@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BlipPipeline, type ItemResult } from '../../src/blip/pipeline.ts';
+import { BlipPipeline, type ItemResult } from '../../src/models/blip/runtime/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { createModelRegistry } from '../../src/registry/model-registry.ts';
 import { datasetScene, type Scene } from '../scenes/index.ts';

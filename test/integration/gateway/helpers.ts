@@ -4,7 +4,7 @@ import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, REPO_ROOT } from '../../../src/config/config.ts';
-import { convertCheckpoint } from '../../../src/convert/convert-checkpoint.ts';
+import { convertCheckpoint } from '../../../src/models/blip/convert/convert-checkpoint.ts';
 import { startServer, type RunningServer } from '../../../src/main.ts';
 import type { RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { CAPTION_CHECKPOINT, readImage } from '../../helpers/fixtures.ts';

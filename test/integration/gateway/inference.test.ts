@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipPipeline } from '../../../src/blip/pipeline.ts';
+import { BlipPipeline } from '../../../src/models/blip/runtime/pipeline.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import {
   AnswerBatchDocument,

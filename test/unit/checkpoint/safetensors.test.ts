@@ -2,9 +2,9 @@ import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBlipConfig } from '../../../src/checkpoint/config-reader.ts';
+import { readBlipConfig } from '../../../src/models/blip/checkpoint/config-reader.ts';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.ts';
-import { blipWeightSpec } from '../../../src/checkpoint/weight-spec.ts';
+import { blipWeightSpec } from '../../../src/models/blip/checkpoint/weight-spec.ts';
 import { ErrorCode } from '../../../src/errors.ts';
 import { float32Bytes, writeRawSafetensors, writeSafetensors } from '../../helpers/safetensors-writer.ts';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipTokenizer } from '../../../src/blip/tokenizer.ts';
+import { BlipTokenizer } from '../../../src/models/blip/runtime/tokenizer.ts';
 import { readTokenizerJson } from '../../../src/checkpoint/tokenizer-files.ts';
 import { ErrorCode, ServiceError } from '../../../src/errors.ts';
 

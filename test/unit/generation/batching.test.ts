@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generate } from '../../../src/blip/generation/generate.ts';
-import { planSearch, type GenerationRequest } from '../../../src/blip/generation/search-plan.ts';
+import { generate } from '../../../src/generation/generate.ts';
+import { planSearch, type GenerationRequest } from '../../../src/generation/search-plan.ts';
 import { createRandom, FakeDecoder, seededLogits, tableLogits } from './fake-decoder.ts';
 import { A, B, DEC, EOS, makeRequest } from './helpers.ts';
 import { referenceGenerate } from './reference-generate.ts';

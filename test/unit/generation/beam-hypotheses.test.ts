@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BeamHypotheses } from '../../../src/blip/generation/beam-hypotheses.ts';
+import { BeamHypotheses } from '../../../src/generation/beam-hypotheses.ts';
 import { ServiceError } from '../../../src/errors.ts';
 
 const ids = (...values: number[]) => Int32Array.from(values);

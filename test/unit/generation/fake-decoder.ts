@@ -1,4 +1,4 @@
-import type { TokenDecoder } from '../../../src/blip/generation/token-decoder.ts';
+import type { TokenDecoder } from '../../../src/generation/token-decoder.ts';
 
 /** Logits of a row's last position as a pure function of its context and full token history (prompt included). */
 export type LogitsFunction = (context: number, history: readonly number[]) => ArrayLike<number>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generate } from '../../../src/blip/generation/generate.ts';
+import { generate } from '../../../src/generation/generate.ts';
 import { FakeDecoder, tableLogits, type LogitsFunction } from './fake-decoder.ts';
 import { A, B, DEC, EOS, makeRequest } from './helpers.ts';
 

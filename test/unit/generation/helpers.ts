@@ -1,5 +1,5 @@
-import { resolveGenerationOptions, type GenerationDefaults, type GenerationOptions } from '../../../src/blip/generation/options.ts';
-import type { GenerationRequest } from '../../../src/blip/generation/search-plan.ts';
+import { resolveGenerationOptions, type GenerationDefaults, type GenerationOptions } from '../../../src/generation/options.ts';
+import type { GenerationRequest } from '../../../src/generation/search-plan.ts';
 
 /** BLIP's hub defaults (blip-spec.md §5.3). */
 export const DEFAULTS: GenerationDefaults = { maxLength: 20, minLength: 0, numBeams: 1, lengthPenalty: 1, repetitionPenalty: 1, earlyStopping: false };

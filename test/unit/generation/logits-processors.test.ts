@@ -7,7 +7,7 @@ import {
   logSoftmaxInto,
   TokenMarks,
   type ProcessorRules,
-} from '../../../src/blip/generation/logits-processors.ts';
+} from '../../../src/generation/logits-processors.ts';
 
 const rules = (overrides: Partial<ProcessorRules>): ProcessorRules => ({
   promptLength: 1,

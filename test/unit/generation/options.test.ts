@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../../src/errors.ts';
-import { resolveGenerationOptions, type GenerationDefaults, type GenerationOptions } from '../../../src/blip/generation/options.ts';
+import { resolveGenerationOptions, type GenerationDefaults, type GenerationOptions } from '../../../src/generation/options.ts';
 
 // BLIP hub defaults (blip-spec.md §5.3): greedy, max_length 20, nothing else set.
 const defaults: GenerationDefaults = { maxLength: 20, minLength: 0, numBeams: 1, lengthPenalty: 1, repetitionPenalty: 1, earlyStopping: false };

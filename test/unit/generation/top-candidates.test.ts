@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TopCandidates } from '../../../src/blip/generation/top-candidates.ts';
+import { TopCandidates } from '../../../src/generation/top-candidates.ts';
 import { createRandom } from './fake-decoder.ts';
 
 describe('TopCandidates', () => {

@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import { CrossKvIO, DecoderIO, QuestionEncoderIO } from '../convert/text-graphs.ts';
+import { VISION_INPUT, VISION_OUTPUT } from '../convert/vision-graph.ts';
+import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions } from '../../../runtime/onnx-session.ts';
+import type { VariantManifest } from '../../../variant/manifest.ts';
+import { splitCrossContexts, type CrossContext } from './cross-context.ts';
+import { OnnxTokenDecoder, type DecoderOptions } from './onnx-token-decoder.ts';
+
+/**
+ * The ONNX sessions of one variant and the model-level operations on them: encode images, encode questions,
+ * precompute cross-attention contexts, and create token decoders. Knows nothing about text or generation options.
+ */
+export class BlipModel {
+  private constructor(
+    readonly manifest: VariantManifest,
+    private readonly vision: OnnxSession,
+    private readonly crossKv: OnnxSession,
+    private readonly decoder: OnnxSession,
+    private readonly questionEncoder: OnnxSession | undefined,
+  ) {}
+
+  static async load(dir: string, manifest: VariantManifest, options: SessionOptions = {}): Promise<BlipModel> {
+    const load = (file: string) => OnnxSession.load(join(dir, file), options);
+    const sessions: OnnxSession[] = [];
+    try {
+      for (const file of [manifest.graphs.vision, manifest.graphs.crossKv, manifest.graphs.decoder]) sessions.push(await load(file));
+      const questionEncoder = manifest.graphs.questionEncoder ? await load(manifest.graphs.questionEncoder) : undefined;
+      return new BlipModel(manifest, sessions[0], sessions[1], sessions[2], questionEncoder);
+    } catch (error) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw error;
+    }
+  }
+
+  get imageTokens(): number {
+    return this.manifest.dims.imageTokens;
+  }
+
+  private get headDim(): number {
+    return this.manifest.dims.textHidden / this.manifest.dims.textHeads;
+  }
+
+  /** `pixelValues [n, 3, H, W]` → image embeddings `[n, imageTokens, visionHidden]`. */
+  async encodeImages(pixelValues: Float32Array, count: number): Promise<Float32Array> {
+    const { width, height } = this.manifest.preprocess;
+    const out = await this.vision.run({ [VISION_INPUT]: floatTensor(pixelValues, [count, 3, height, width]) });
+    return floatData(out[VISION_OUTPUT]);
+  }
+
+  /**
+   * VQA text encoder over right-padded questions (each `[CLS] … [SEP]`), cross-attending to the images.
+   * Returns `[n, maxLength, textHidden]` states and the padded length.
+   */
+  async encodeQuestions(imageEmbeds: Float32Array, questions: ReadonlyArray<ReadonlyArray<number>>): Promise<{ states: Float32Array; paddedLength: number }> {
+    if (!this.questionEncoder) throw new Error(`${this.manifest.name} is not a VQA model`);
+    const n = questions.length;
+    const paddedLength = Math.max(...questions.map((q) => q.length));
+    const ids = new Array<number>(n * paddedLength).fill(this.manifest.tokenizer.ids.pad);
+    const mask = new Array<number>(n * paddedLength).fill(0);
+    questions.forEach((q, row) =>
+      q.forEach((token, i) => {
+        ids[row * paddedLength + i] = token;
+        mask[row * paddedLength + i] = 1;
+      }),
+    );
+    const out = await this.questionEncoder.run({
+      [QuestionEncoderIO.inputIds]: int64Tensor(ids, [n, paddedLength]),
+      [QuestionEncoderIO.attentionMask]: int64Tensor(mask, [n, paddedLength]),
+      [QuestionEncoderIO.imageEmbeds]: floatTensor(imageEmbeds, [n, this.imageTokens, this.manifest.dims.visionHidden]),
+    });
+    return { states: floatData(out[QuestionEncoderIO.output]), paddedLength };
+  }
+
+  /** Cross-attention K/V of every decoder layer for `n` encoder outputs of `paddedLength` positions (`lengths` real). */
+  async crossContexts(states: Float32Array, n: number, paddedLength: number, lengths: readonly number[]): Promise<CrossContext[]> {
+    const width = states.length / (n * paddedLength);
+    const out = await this.crossKv.run({ [CrossKvIO.states]: floatTensor(states, [n, paddedLength, width]) });
+    const { textLayers, textHeads } = this.manifest.dims;
+    const keys = Array.from({ length: textLayers }, (_, l) => floatData(out[DecoderIO.crossKey(l)]));
+    const values = Array.from({ length: textLayers }, (_, l) => floatData(out[DecoderIO.crossValue(l)]));
+    return splitCrossContexts(keys, values, n, paddedLength, lengths, textHeads, this.headDim);
+  }
+
+  /** A decoder over `contexts` (indices 0…); more can be added while it decodes (`addContext`). */
+  createDecoder(contexts: readonly CrossContext[] = [], options: DecoderOptions = {}): OnnxTokenDecoder {
+    const { textLayers, textHeads, vocabSize } = this.manifest.dims;
+    const dims = { layers: textLayers, heads: textHeads, headDim: this.headDim, vocabSize, padTokenId: this.manifest.tokenizer.ids.pad };
+    return new OnnxTokenDecoder(this.decoder, dims, contexts, options);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.vision, this.crossKv, this.decoder, this.questionEncoder].map((s) => s?.release()));
+  }
+}

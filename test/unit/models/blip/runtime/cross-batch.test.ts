@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { CrossBatch, MASKED, type CrossContext } from '../../../../../src/models/blip/runtime/cross-context.ts';
+
+const LAYERS = 2;
+const HEADS = 2;
+const HEAD_DIM = 3;
+const NAMES = { key: (layer: number) => `k${layer}`, value: (layer: number) => `v${layer}`, bias: 'bias' };
+
+/** A context whose every key and value is `tag` (+ layer), so that a slot's origin shows in the feeds. */
+function context(tag: number, length: number): CrossContext {
+  const per = HEADS * HEAD_DIM * length;
+  return {
+    length,
+    keys: Array.from({ length: LAYERS }, (_, layer) => new Float32Array(per).fill(tag + layer / 10)),
+    values: Array.from({ length: LAYERS }, (_, layer) => new Float32Array(per).fill(-tag - layer / 10)),
+    bias: new Float32Array(length),
+  };
+}
+
+function slotKeys(batch: CrossBatch, n: number, slot: number, layer = 0): Float32Array {
+  const data = batch.feeds(n, NAMES)[`k${layer}`].data as Float32Array;
+  const per = data.length / n;
+  return data.subarray(slot * per, (slot + 1) * per);
+}
+
+describe('CrossBatch', () => {
+  it('keeps a row whose context already sits in a slot there, and fills vacated slots with newcomers', () => {
+    const [a, b, c] = [context(1, 4), context(2, 4), context(3, 4)];
+    const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM);
+    expect([...batch.arrange([a, b])]).toEqual([0, 1]);
+    // a leaves, c joins: b stays in slot 1, c takes slot 0.
+    expect([...batch.arrange([b, c])]).toEqual([1, 0]);
+    expect(new Set(slotKeys(batch, 2, 0))).toEqual(new Set([3]));
+    expect(new Set(slotKeys(batch, 2, 1))).toEqual(new Set([2]));
+    expect(new Set(slotKeys(batch, 2, 1, 1))).toEqual(new Set([Math.fround(2.1)]));
+  });
+
+  it('reserves the hinted capacity at once, so that rows joining later never move the others', () => {
+    const contexts = Array.from({ length: 8 }, (_, i) => context(i + 1, 4));
+    const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM, 8);
+    batch.arrange(contexts.slice(0, 1));
+    const buffer = (batch.feeds(1, NAMES).k0.data as Float32Array).buffer;
+    for (let n = 2; n <= 8; n++) {
+      batch.arrange(contexts.slice(0, n));
+      expect((batch.feeds(n, NAMES).k0.data as Float32Array).buffer).toBe(buffer);
+    }
+    expect(new Set(slotKeys(batch, 8, 7))).toEqual(new Set([8]));
+    // Past the hint it still grows, and keeps every slot's content.
+    batch.arrange([...contexts, context(9, 4)]);
+    expect((batch.feeds(9, NAMES).k0.data as Float32Array).buffer).not.toBe(buffer);
+    for (let s = 0; s < 9; s++) expect(new Set(slotKeys(batch, 9, s))).toEqual(new Set([s + 1]));
+  });
+
+  it('pads a shorter context with zero keys and values under masked positions', () => {
+    const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM);
+    batch.arrange([context(1, 3), context(2, 2)]);
+    const feeds = batch.feeds(2, NAMES);
+    expect([...(feeds.bias.data as Float32Array)]).toEqual([0, 0, 0, 0, 0, MASKED]);
+    // Keys are [h, d, M]: each (head, dim) row of slot 1 ends in one padded zero.
+    const keys = slotKeys(batch, 2, 1);
+    for (let row = 0; row < HEADS * HEAD_DIM; row++) expect([...keys.subarray(row * 3, row * 3 + 3)]).toEqual([2, 2, 0]);
+    // Values are [h, M, d]: the last position of each head is zero.
+    const values = (feeds.v0.data as Float32Array).subarray(HEADS * 3 * HEAD_DIM);
+    for (let h = 0; h < HEADS; h++) expect([...values.subarray((h * 3 + 2) * HEAD_DIM, (h * 3 + 3) * HEAD_DIM)]).toEqual([0, 0, 0]);
+  });
+});
