@@ -35,6 +35,8 @@ export const ErrorCode = {
   MODEL_IN_USE: 'MODEL_IN_USE',
   /** Loading a variant would exceed the memory budget and nothing can be evicted to make room. */
   MEMORY_BUDGET_EXCEEDED: 'MEMORY_BUDGET_EXCEEDED',
+  /** The shared image store (Redis) cannot be reached: the imageId is not wrong, retry after `retryAfterMs`. */
+  IMAGE_STORE_UNAVAILABLE: 'IMAGE_STORE_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

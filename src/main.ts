@@ -13,8 +13,8 @@ import { createGatewayHttpServer } from './http/server.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { WorkerBackend } from './backend/worker/worker-backend.ts';
 import { createModelRegistry, type FileModelRegistry, type ModelRegistryOptions, type RegistryEvent } from './registry/model-registry.ts';
+import { createSharedState, type SharedState } from './redis/shared-state.ts';
 import { createImageLoader } from './upload/image-source.ts';
-import { ImageStore } from './upload/image-store.ts';
 
 export interface StartOptions {
   logger?: Logger;
@@ -29,6 +29,8 @@ export interface RunningServer {
   url: string;
   port: number;
   registry: FileModelRegistry;
+  /** Turns /readyz to 503 (and asks clients to close connections) while the server keeps serving. */
+  drain(): void;
   /** Stops accepting connections, drains requests in flight (up to `shutdownTimeoutMs`), stops the model workers. */
   close(): Promise<void>;
 }
@@ -58,8 +60,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       options.onRegistryEvent?.(event);
     },
   });
+  let shared: SharedState | undefined;
+  let draining = false;
   try {
     await registry.prepareEmbedded();
+    shared = await createSharedState(config, logger, () => metrics?.observeRateLimitFailOpen());
     const inference = createInferenceService(registry, {
       onBatch: (batch) => {
         logger.debug(batch, 'group dispatched');
@@ -76,14 +81,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         );
         return Object.fromEntries(entries);
       },
+      ...(shared.redisHealth ? { redisHealth: shared.redisHealth } : {}),
     });
     for (const name of config.models.preload) await registry.load(name);
-    const images = new ImageStore(config.imageStore);
+    const { images } = shared;
     const loadImage = createImageLoader({ store: images, maxBytes: config.limits.image.maxBytes, fetch: config.imageFetch });
     const requests = createInferenceRequests(registry, inference, loadImage, config.limits);
     const { httpServer, apollo } = await createGatewayHttpServer(
       { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]) },
-      { onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'), logger, metrics },
+      {
+        onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
+        logger,
+        metrics,
+        ...(shared.rateLimiter ? { rateLimiter: shared.rateLimiter } : {}),
+        readiness: { draining: () => draining, ...(shared.redisHealth ? { redis: shared.redisHealth } : {}) },
+      },
     );
 
     httpServer.listen(config.port, config.host);
@@ -97,12 +109,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         try {
           await apollo.stop();
         } finally {
-          images.clear();
+          await shared?.close();
           await registry.close();
         }
       })());
-    return { url, port, registry, close };
+    const drain = () => {
+      draining = true;
+    };
+    return { url, port, registry, drain, close };
   } catch (error) {
+    await shared?.close();
     await registry.close();
     throw error;
   }
@@ -131,17 +147,22 @@ async function main(): Promise<void> {
   logger.info({ url: `${server.url}/graphql`, models: server.registry.list().map((m) => `${m.name}${m.installed ? '' : ' (not installed)'}`) }, 'blip-gateway is listening');
 
   // One stop per process: the signal may arrive twice (a process group's Ctrl-C reaches a launcher that relays it).
-  // Requests in flight get `shutdownTimeoutMs`; if stopping hangs beyond that, the process exits anyway.
+  // First /readyz turns 503 while the server keeps serving for `shutdownDrainMs` (the load balancer notices and stops
+  // sending); then the listeners close and requests in flight get `shutdownTimeoutMs`; if stopping hangs beyond
+  // that, the process exits anyway.
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: draining requests in flight, then stopping`);
+    const { shutdownDrainMs } = config.fleet;
+    server.drain();
+    logger.info({ drainMs: shutdownDrainMs }, `${signal}: not ready; serving for the drain window, then finishing requests in flight and stopping`);
     setTimeout(() => {
       logger.error('stopping took too long: exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs + 5000).unref();
-    server.close().then(
+    }, shutdownDrainMs + config.shutdownTimeoutMs + 5000).unref();
+    const drained = new Promise<void>((resolve) => setTimeout(resolve, shutdownDrainMs));
+    drained.then(() => logger.info('drain window over: closing listeners')).then(() => server.close()).then(
       () => {
         logger.info('stopped');
         exit(logger, 0);

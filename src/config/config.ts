@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { totalmem } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,22 @@ export interface Config {
   /** `ADMIN_API_KEY`: the `x-admin-key` the admin mutations require; undefined = admin mutations are refused. */
   readonly adminApiKey: string | undefined;
   readonly models: ModelsConfig;
+  readonly fleet: FleetConfig;
+}
+
+/** Running several replicas behind a load balancer (README "Running many replicas"). */
+export interface FleetConfig {
+  /** `REDIS_URL`: uploaded images and rate-limit buckets live there, shared by every replica; undefined = in process. */
+  readonly redisUrl: string | undefined;
+  /** Prefix of every key the gateway writes to Redis (several deployments can share one Redis). */
+  readonly redisKeyPrefix: string;
+  /**
+   * `TRUST_PROXY`, as Express's `trust proxy` setting takes it: a hop count, or the addresses/CIDRs (and the names
+   * `loopback`, `linklocal`, `uniquelocal`) of proxies whose X-Forwarded-For is believed; false = the TCP peer.
+   */
+  readonly trustProxy: number | readonly string[] | false;
+  /** After SIGTERM, /readyz answers 503 while the server keeps serving this long, then it closes its listeners. */
+  readonly shutdownDrainMs: number;
 }
 
 export interface RateLimitConfig {
@@ -162,6 +179,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     pin: read.names('PIN_MODELS'),
   };
 
+  const fleet: FleetConfig = {
+    redisUrl: read.redisUrl('REDIS_URL'),
+    redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'blip-gateway:'),
+    trustProxy: read.trustProxy('TRUST_PROXY'),
+    shutdownDrainMs: read.integer('SHUTDOWN_DRAIN_MS', 0, 0, 600_000),
+  };
+
   const config: Config = {
     production,
     host: read.host('HOST', DEFAULT_SERVER.host),
@@ -181,6 +205,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     rateLimit,
     adminApiKey,
     models,
+    fleet,
   };
   return deepFreeze(config);
 }
@@ -238,6 +263,30 @@ function createReader(env: Readonly<Record<string, string | undefined>>) {
       if (!/^[A-Za-z0-9.:[\]-]+$/.test(value)) throw new ConfigError(name, 'a host name or IP address', value);
       return value;
     },
+    redisUrl: (name: string): string | undefined => {
+      const value = raw(name);
+      if (value === undefined) return undefined;
+      let url: URL | undefined;
+      try {
+        url = new URL(value);
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+        throw new ConfigError(name, 'a redis:// or rediss:// URL', value.replace(/\/\/[^@/]*@/, '//***@'));
+      }
+      return value;
+    },
+    trustProxy: (name: string): number | string[] | false => {
+      const value = raw(name);
+      if (value === undefined || value.toLowerCase() === 'false') return false;
+      if (/^\d+$/.test(value)) return integer(name, 0, 0, 100);
+      const entries = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      for (const entry of entries) {
+        if (!isProxyAddress(entry)) throw new ConfigError(name, 'a hop count or a comma-separated list of IP addresses, CIDRs, loopback, linklocal or uniquelocal', entry);
+      }
+      return entries;
+    },
     hosts: (name: string): string[] => {
       const value = raw(name);
       if (value === undefined) return [];
@@ -250,6 +299,16 @@ function createReader(env: Readonly<Record<string, string | undefined>>) {
       return hosts;
     },
   };
+}
+
+/** An address, a CIDR, or one of proxy-addr's names (what Express's `trust proxy` list accepts). */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function deepFreeze<T>(value: T): T {

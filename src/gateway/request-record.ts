@@ -13,6 +13,8 @@ export interface ServedItem {
   generatedTokens: number;
   /** The image embedding came from the worker's cache. */
   cacheHit: boolean;
+  /** Time the item waited before the engine admitted it. */
+  queueMs: number;
 }
 
 /** One root field (or the REST call) of a request, as observed while it ran. */
@@ -52,7 +54,7 @@ export class RequestRecord {
     return {
       served(result: ServedResult) {
         addVariant(result.variant);
-        record.served.push({ variant: result.variant, batchSize: result.batchSize, generatedTokens: result.tokens.generated, cacheHit: result.cacheHit });
+        record.served.push({ variant: result.variant, batchSize: result.batchSize, generatedTokens: result.tokens.generated, cacheHit: result.cacheHit, queueMs: result.timings.queueMs });
       },
       failed(error: unknown) {
         record.codes.push(clientCodeOf(error));

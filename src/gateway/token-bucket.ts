@@ -1,9 +1,14 @@
+/** Takes one token for a client: 0 when granted, else the milliseconds until one is available. */
+export interface RateLimiter {
+  take(key: string): number | Promise<number>;
+}
+
 /**
  * Per-key token buckets: each key (a client IP) may spend `burst` requests at once, refilled continuously at
  * `perMinute` a minute. Buckets that have refilled completely carry no information and are dropped, so memory stays
  * bounded by the clients active within the last refill period.
  */
-export class TokenBuckets {
+export class TokenBuckets implements RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; updated: number }>();
   private readonly perMs: number;
   private lastSweep = 0;

@@ -16,7 +16,7 @@ export class UploadResolver {
 
   @Mutation(() => UploadedImage, {
     description:
-      'Stores an image for a while (bounded in-memory store keyed by content hash) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used.',
+      'Stores an image for a while (a bounded store keyed by content hash: in memory, or in Redis shared by every replica) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used.',
   })
   async uploadImage(@Arg('image', () => ImageInput) image: ImageInput, @Ctx() context: GatewayContext): Promise<UploadedImage> {
     const tracker = context.record.begin('uploadImage');
@@ -37,6 +37,6 @@ export class UploadResolver {
     if (format === null) {
       throw new ServiceError(ErrorCode.UNSUPPORTED_IMAGE_FORMAT, `Expected a JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF image but received ${describeUnacceptedBytes(bytes)}`);
     }
-    return toUploadedImage(this.store.put(bytes), format);
+    return toUploadedImage(await this.store.put(bytes), format);
   }
 }

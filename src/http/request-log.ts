@@ -45,6 +45,8 @@ function logLine(record: RequestRecord, req: Request, res: Response): Record<str
   const codes = record.allCodes();
   return {
     requestId: record.requestId,
+    // The client's address: the TCP peer, or X-Forwarded-For through the proxies TRUST_PROXY trusts.
+    clientIp: req.ip,
     method: req.method,
     path: req.originalUrl.split('?')[0],
     status: res.writableFinished ? res.statusCode : 499,

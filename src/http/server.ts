@@ -15,12 +15,12 @@ import { createFormatError } from '../graphql/format-error.ts';
 import { observeOperations } from '../graphql/observe-plugin.ts';
 import { createQueryLimitsRule } from '../graphql/query-limits.ts';
 import { RequestRecord } from '../gateway/request-record.ts';
-import { TokenBuckets } from '../gateway/token-bucket.ts';
+import { TokenBuckets, type RateLimiter } from '../gateway/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { bodyErrorHandler, limitContentLength } from './body-limit.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
-import { readiness } from './readiness.ts';
+import { readiness, type ReadinessOptions } from './readiness.ts';
 import { observeRequests, recordOf } from './request-log.ts';
 import { abortOnClose, createRestHandler } from './rest.ts';
 
@@ -30,6 +30,10 @@ export interface HttpServerOptions {
   /** One line per request (see request-log.ts). */
   logger: Logger;
   metrics: GatewayMetrics;
+  /** Shared rate-limit buckets (Redis); default: in process. */
+  rateLimiter?: RateLimiter;
+  /** Draining and Redis state for /readyz. */
+  readiness?: ReadinessOptions;
 }
 
 export interface GatewayHttpServer {
@@ -50,11 +54,14 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   const { limits } = config;
   const app = express();
   app.disable('x-powered-by');
+  // TRUST_PROXY: req.ip (rate limits, logs) comes from X-Forwarded-For only through the proxies trusted here.
+  app.set('trust proxy', config.fleet.trustProxy);
   const httpServer = createServer(app);
   const { metrics } = options;
 
   app.use(observeRequests(options.logger, (record, req) => metrics.observeRequest(record, req.originalUrl.startsWith('/api/') ? 'rest' : 'graphql')));
   app.use(securityHeaders(config.landingPage));
+  app.use(closeWhenDraining(options.readiness?.draining));
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildServedSchema(),
@@ -83,7 +90,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', readiness(services.registry));
+  app.get('/readyz', readiness(services.registry, options.readiness));
   app.get('/metrics', async (_req, res) => {
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.render());
@@ -91,7 +98,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
 
   // One set of buckets for both routes: a client's budget is shared between REST and GraphQL.
   const { perMinute, burst } = config.rateLimit;
-  const buckets = perMinute > 0 ? new TokenBuckets(perMinute, burst) : undefined;
+  const buckets = perMinute > 0 ? (options.rateLimiter ?? new TokenBuckets(perMinute, burst)) : undefined;
   app.post(
     '/api/v1/inference/blip',
     rateLimit(perMinute, burst, sendRestError, buckets),
@@ -130,6 +137,17 @@ function securityHeaders(landingPage: boolean): RequestHandler {
   return function headers(req, res, next) {
     const sandbox = landingPage && req.method === 'GET' && req.path === '/graphql' && (req.headers.accept ?? '').includes('text/html');
     return (sandbox ? relaxed : strict)(req, res, next);
+  };
+}
+
+/**
+ * While draining, responses ask the client (or the load balancer) to close the connection, so that its next request
+ * opens a new one, to a replica that is still ready, instead of racing the listener's close on a kept-alive one.
+ */
+function closeWhenDraining(draining: (() => boolean) | undefined): RequestHandler {
+  return function drainingConnections(_req, res, next) {
+    if (draining?.()) res.setHeader('connection', 'close');
+    next();
   };
 }
 

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RequestRecord } from '../gateway/request-record.ts';
 import type { RegistryEvent } from '../registry/model-registry.ts';
 import type { VariantInfo } from '../registry/types.ts';
+import type { RedisHealth } from '../redis/redis-connection.ts';
 
 /** What the gauges read when /metrics is scraped. */
 export interface MetricsSources {
@@ -9,12 +10,16 @@ export interface MetricsSources {
   variants(): VariantInfo[];
   /** Bytes held by each loaded variant's image-embedding cache. */
   embeddingCacheBytes(): Promise<Record<string, number>>;
+  /** The Redis connection, when REDIS_URL is set. */
+  redisHealth?(): RedisHealth;
 }
 
 /** Seconds: from a cached 5 ms answer to a minute-long beam search on a large model. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
 const LOAD_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** Seconds an item waits for admission: from none (an idle engine) to a queue of long beam searches. */
+const QUEUE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * The gateway's Prometheus metrics, in a registry of their own (not prom-client's global one, so that several
@@ -33,6 +38,8 @@ export class GatewayMetrics {
   private readonly loadFailures: Counter<'variant'>;
   private readonly tokens: Counter<'variant'>;
   private readonly embeddingCache: Counter<'variant' | 'result'>;
+  private readonly queueSeconds: Histogram<'variant'>;
+  private readonly rateLimitFailOpen: Counter;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -69,6 +76,29 @@ export class GatewayMetrics {
       registers,
     });
     this.tokens = new Counter({ name: 'blip_tokens_generated_total', help: 'Tokens generated, as the engine counted them (the prompt excluded)', labelNames: ['variant'], registers });
+    this.queueSeconds = new Histogram({
+      name: 'blip_queue_seconds',
+      help: 'Time a served item waited before the engine admitted it, per variant (an autoscaler signal with blip_queue_depth)',
+      labelNames: ['variant'],
+      buckets: QUEUE_BUCKETS,
+      registers,
+    });
+    this.rateLimitFailOpen = new Counter({
+      name: 'blip_rate_limit_fail_open_total',
+      help: 'Requests let through without a rate-limit check because the shared buckets (Redis) could not be reached',
+      registers,
+    });
+    if (sources.redisHealth) {
+      const health = sources.redisHealth.bind(sources);
+      new Gauge({
+        name: 'blip_redis_up',
+        help: '1 while the connection to Redis (REDIS_URL) is ready, else 0',
+        registers,
+        collect() {
+          this.set(health().status === 'ready' ? 1 : 0);
+        },
+      });
+    }
     new Gauge({
       name: 'blip_queue_depth',
       help: 'Requests accepted and not finished (queued or computing), per variant',
@@ -126,6 +156,11 @@ export class GatewayMetrics {
     this.encoderBatchSize.observe({ variant: event.variant }, event.images);
   }
 
+  /** A request let through because the shared rate-limit buckets could not be reached. */
+  observeRateLimitFailOpen(): void {
+    this.rateLimitFailOpen.inc();
+  }
+
   /** A finished HTTP request: its operations, their errors, and the request-level errors. */
   observeRequest(record: RequestRecord, surface: 'graphql' | 'rest'): void {
     for (const op of record.operations) {
@@ -136,6 +171,7 @@ export class GatewayMetrics {
       for (const item of op.served) {
         this.embeddingCache.inc({ variant: item.variant, result: item.cacheHit ? 'hit' : 'miss' });
         this.tokens.inc({ variant: item.variant }, item.generatedTokens);
+        this.queueSeconds.observe({ variant: item.variant }, item.queueMs / 1000);
       }
     }
     for (const code of record.requestCodes) this.errors.inc({ operation: surface, code });

@@ -19,6 +19,21 @@ export interface StoredImage {
   expiresAt: number;
 }
 
+/**
+ * Upload-once images, by content hash. Two implementations: `MemoryImageStore` (per process, the default) and
+ * `RedisImageStore` (REDIS_URL: shared by every replica). Both have the same semantics: a sliding TTL, a cap on bytes
+ * and on count, least recently used first out. A Redis store's methods are asynchronous and may throw
+ * IMAGE_STORE_UNAVAILABLE.
+ */
+export interface ImageStore {
+  /** Keeps a copy of `bytes` (or refreshes the image when it is already stored). */
+  put(bytes: Uint8Array): StoredImage | Promise<StoredImage>;
+  /** A private copy of the image, refreshing its expiry; BAD_USER_INPUT for a malformed, unknown or expired id. */
+  get(id: string): Uint8Array | Promise<Uint8Array>;
+  /** Called when the server stops. */
+  close(): void | Promise<void>;
+}
+
 interface Entry {
   bytes: Uint8Array;
   expiresAt: number;
@@ -26,33 +41,58 @@ interface Entry {
 
 const ID_PATTERN = /^[0-9a-f]{64}$/;
 
+/** The checks both stores make before storing: not empty, not over the store's whole byte budget. */
+export function checkStorable(bytes: Uint8Array, maxBytes: number): void {
+  if (bytes.length === 0) throw new ServiceError(ErrorCode.BAD_USER_INPUT, 'Expected image bytes but received an empty file');
+  if (bytes.length > maxBytes) {
+    throw new ServiceError(ErrorCode.IMAGE_TOO_LARGE, `Expected an image of at most ${maxBytes} bytes for the image store but received ${bytes.length} bytes`, {
+      details: { bytes: bytes.length, maxBytes },
+    });
+  }
+}
+
+/** Throws BAD_USER_INPUT unless `id` looks like an id uploadImage returns. */
+export function checkImageId(id: string): void {
+  if (!ID_PATTERN.test(id)) {
+    throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected an imageId returned by uploadImage (64 hex digits) but received ${JSON.stringify(id.length > 70 ? `${id.slice(0, 67)}...` : id)}`, {
+      details: { imageId: id.slice(0, 70) },
+    });
+  }
+}
+
+/** Thrown for an id the store does not hold (never stored, expired or evicted). */
+export function unknownImageId(id: string): ServiceError {
+  return new ServiceError(ErrorCode.BAD_USER_INPUT, `Unknown or expired imageId ${id}: upload the image again`, { details: { imageId: id } });
+}
+
+/** Checks the store's numeric options (both implementations). */
+export function checkStoreOptions(options: Pick<ImageStoreOptions, 'maxBytes' | 'maxImages' | 'ttlMs'>): void {
+  for (const key of ['maxBytes', 'maxImages', 'ttlMs'] as const) {
+    const value = options[key];
+    if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`Expected a positive integer for ${key} but received ${String(value)}`);
+  }
+}
+
 /**
  * Upload-once images: clients store an image and then refer to it by id in several requests, so that asking many
  * questions about one picture does not resend it. Bounded in bytes and count, entries expire (sliding TTL) and the
- * least recently used go first. In memory and per process: ids do not survive a restart or reach other replicas.
+ * least recently used go first. In memory and per process: ids do not survive a restart or reach other replicas
+ * (see RedisImageStore for that).
  */
-export class ImageStore {
+export class MemoryImageStore implements ImageStore {
   // A Map iterates in insertion order; re-inserting on use keeps the least recently used first.
   private readonly entries = new Map<string, Entry>();
   private totalBytes = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: ImageStoreOptions) {
-    for (const key of ['maxBytes', 'maxImages', 'ttlMs'] as const) {
-      const value = options[key];
-      if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`Expected a positive integer for ${key} but received ${String(value)}`);
-    }
+    checkStoreOptions(options);
     this.now = options.now ?? Date.now;
   }
 
   /** Keeps a copy of `bytes` (or refreshes the image when it is already stored). */
   put(bytes: Uint8Array): StoredImage {
-    if (bytes.length === 0) throw new ServiceError(ErrorCode.BAD_USER_INPUT, 'Expected image bytes but received an empty file');
-    if (bytes.length > this.options.maxBytes) {
-      throw new ServiceError(ErrorCode.IMAGE_TOO_LARGE, `Expected an image of at most ${this.options.maxBytes} bytes for the image store but received ${bytes.length} bytes`, {
-        details: { bytes: bytes.length, maxBytes: this.options.maxBytes },
-      });
-    }
+    checkStorable(bytes, this.options.maxBytes);
     const id = createHash('sha256').update(bytes).digest('hex');
     const expiresAt = this.now() + this.options.ttlMs;
     const existing = this.entries.get(id);
@@ -72,16 +112,10 @@ export class ImageStore {
    * Throws BAD_USER_INPUT for a malformed, unknown or expired id.
    */
   get(id: string): Uint8Array {
-    if (!ID_PATTERN.test(id)) {
-      throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Expected an imageId returned by uploadImage (64 hex digits) but received ${JSON.stringify(id.length > 70 ? `${id.slice(0, 67)}...` : id)}`, {
-        details: { imageId: id.slice(0, 70) },
-      });
-    }
+    checkImageId(id);
     this.expire();
     const entry = this.entries.get(id);
-    if (!entry) {
-      throw new ServiceError(ErrorCode.BAD_USER_INPUT, `Unknown or expired imageId ${id}: upload the image again`, { details: { imageId: id } });
-    }
+    if (!entry) throw unknownImageId(id);
     this.entries.delete(id);
     entry.expiresAt = this.now() + this.options.ttlMs;
     this.entries.set(id, entry);
@@ -97,6 +131,10 @@ export class ImageStore {
   clear(): void {
     this.entries.clear();
     this.totalBytes = 0;
+  }
+
+  close(): void {
+    this.clear();
   }
 
   // Private: drop expired entries, then the least recently used until both caps hold (never `keep`).

@@ -103,6 +103,9 @@ describe('operations: metrics, request logs, readiness, security headers', () =>
     expect(m.get(`blip_batch_size_count{${cap}}`)).toBe(4);
     expect(m.get(`blip_batch_size_sum{${cap}}`)).toBe(5);
     expect(m.get(`blip_batch_size_count{variant="${vqaModel}"}`)).toBe(1);
+    // Queue time of every served item: the two captions, the batch's good item, REST; the answer.
+    expect(m.get(`blip_queue_seconds_count{${cap}}`)).toBe(4);
+    expect(m.get(`blip_queue_seconds_count{variant="${vqaModel}"}`)).toBe(1);
     expect(m.get(`blip_model_load_seconds_count{${cap}}`)).toBe(1);
     expect(m.get(`blip_model_load_seconds_count{variant="${vqaModel}"}`)).toBe(1);
     expect(m.get(`blip_model_loaded{${cap}}`)).toBe(1);
@@ -139,6 +142,7 @@ describe('operations: metrics, request logs, readiness, security headers', () =>
     expect(lines[0]).toMatchObject({
       level: 30,
       requestId: 'req-42',
+      clientIp: '127.0.0.1',
       method: 'POST',
       path: '/graphql',
       status: 200,

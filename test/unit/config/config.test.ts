@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       rateLimit: { perMinute: 600, burst: 60 },
       adminApiKey: undefined,
       models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
+      fleet: { redisUrl: undefined, redisKeyPrefix: 'blip-gateway:', trustProxy: false, shutdownDrainMs: 0 },
     });
   });
 
@@ -101,5 +102,27 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect(error).toMatchObject({ variable, message });
+  });
+  it('reads the fleet settings: REDIS_URL, TRUST_PROXY (hop count or addresses), SHUTDOWN_DRAIN_MS', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://:secret@redis.internal:6380/2', REDIS_KEY_PREFIX: 'staging:', TRUST_PROXY: '2', SHUTDOWN_DRAIN_MS: '5000' }).fleet).toEqual({
+      redisUrl: 'redis://:secret@redis.internal:6380/2',
+      redisKeyPrefix: 'staging:',
+      trustProxy: 2,
+      shutdownDrainMs: 5000,
+    });
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.168.1.7' }).fleet.trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.7']);
+    expect(loadConfig({ TRUST_PROXY: 'false', REDIS_URL: 'rediss://cache.example.com' }).fleet).toMatchObject({ trustProxy: false, redisUrl: 'rediss://cache.example.com' });
+  });
+
+  it.each([
+    ['REDIS_URL', 'http://redis:6379', 'Expected a redis:// or rediss:// URL for REDIS_URL but received "http://redis:6379"'],
+    ['REDIS_URL', 'redis://user:pw@', 'Expected a redis:// or rediss:// URL for REDIS_URL but received "redis://***@"'],
+    ['TRUST_PROXY', '10.0.0.0/33', 'Expected a hop count or a comma-separated list of IP addresses, CIDRs, loopback, linklocal or uniquelocal for TRUST_PROXY but received "10.0.0.0/33"'],
+    ['TRUST_PROXY', 'true', 'Expected a hop count or a comma-separated list of IP addresses, CIDRs, loopback, linklocal or uniquelocal for TRUST_PROXY but received "true"'],
+    ['TRUST_PROXY', 'proxy.local', 'Expected a hop count or a comma-separated list of IP addresses, CIDRs, loopback, linklocal or uniquelocal for TRUST_PROXY but received "proxy.local"'],
+    ['SHUTDOWN_DRAIN_MS', '-1', 'Expected an integer from 0 to 600000 for SHUTDOWN_DRAIN_MS but received "-1"'],
+  ])('refuses %s=%s', (variable, value, message) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [variable]: value })).toThrow(message);
   });
 });

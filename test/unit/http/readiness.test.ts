@@ -1,13 +1,13 @@
 import type { Request, Response } from 'express';
 import { describe, expect, it } from 'vitest';
-import { readiness } from '../../../src/http/readiness.ts';
+import { readiness, type ReadinessOptions } from '../../../src/http/readiness.ts';
 import type { ModelRegistry, VariantInfo } from '../../../src/registry/types.ts';
 
 function variant(name: string, fields: Partial<VariantInfo>): VariantInfo {
   return { name, task: 'caption', isDefault: false, installed: true, state: 'unloaded', ...fields } as VariantInfo;
 }
 
-function probe(variants: VariantInfo[]): { status: number; body: any } {
+function probe(variants: VariantInfo[], options?: ReadinessOptions): { status: number; body: any } {
   const registry = { list: () => variants } as unknown as ModelRegistry;
   const sent = { status: 0, body: undefined as any };
   const res = {
@@ -20,7 +20,7 @@ function probe(variants: VariantInfo[]): { status: number; body: any } {
       return this;
     },
   } as unknown as Response;
-  readiness(registry)({} as Request, res, () => undefined);
+  readiness(registry, options)({} as Request, res, () => undefined);
   return sent;
 }
 
@@ -43,5 +43,22 @@ describe('GET /readyz', () => {
   it('is not ready (503) when a default variant failed to load or is not installed', () => {
     expect(probe([variant('cap', { isDefault: true, state: 'failed' })])).toMatchObject({ status: 503, body: { status: 'not ready', variants: [{ name: 'cap', ready: false }] } });
     expect(probe([variant('cap', { isDefault: true, installed: false })]).status).toBe(503);
+  });
+
+  it('is not ready (503, "draining") once the server is stopping, even with every variant ready', () => {
+    let draining = false;
+    const ready = [variant('cap', { isDefault: true, state: 'ready' })];
+    expect(probe(ready, { draining: () => draining }).status).toBe(200);
+    draining = true;
+    expect(probe(ready, { draining: () => draining })).toMatchObject({ status: 503, body: { status: 'draining', variants: [{ name: 'cap', ready: true }] } });
+  });
+
+  it('reports Redis without letting it decide readiness (every replica shares it)', () => {
+    const ready = [variant('cap', { isDefault: true, state: 'ready' })];
+    const since = Date.UTC(2026, 11, 7, 12, 0, 0);
+    expect(probe(ready, { redis: () => ({ status: 'unavailable', since }) })).toMatchObject({
+      status: 200,
+      body: { status: 'ready', redis: { status: 'unavailable', since: '2026-12-07T12:00:00.000Z' } },
+    });
   });
 });

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ImageStore } from '../../../src/upload/image-store.ts';
+import { MemoryImageStore } from '../../../src/upload/image-store.ts';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function store(options: { maxBytes?: number; maxImages?: number; ttlMs?: number } = {}) {
   const clock = { now: 1_000_000 };
-  const images = new ImageStore({ maxBytes: 100, maxImages: 10, ttlMs: 1000, ...options, now: () => clock.now });
+  const images = new MemoryImageStore({ maxBytes: 100, maxImages: 10, ttlMs: 1000, ...options, now: () => clock.now });
   return { images, clock };
 }
 
-describe('ImageStore', () => {
+describe('MemoryImageStore', () => {
   it('keys images by content hash and hands out private copies', () => {
     const { images } = store();
     const original = bytes(10, 1);
