@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { GatewayContext, GatewayServices } from '../graphql/context.ts';
 import { buildGatewaySchema, createResolverContainer } from '../graphql/build-schema.ts';
 import { createFormatError } from '../graphql/format-error.ts';
@@ -22,6 +23,7 @@ import { rateLimit } from './rate-limit.ts';
 import { readiness } from './readiness.ts';
 import { observeRequests, recordOf } from './request-log.ts';
 import { abortOnClose, createRestHandler } from './rest.ts';
+import { createWebPages } from './web-pages.ts';
 
 export interface HttpServerOptions {
   /** Called with errors that are masked for the client (to log them). */
@@ -80,6 +82,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     res.json({ status: 'ok' });
   });
   app.get('/readyz', readiness(services.registry));
+  app.use(createWebPages({ dir: join(config.repoRoot, 'web', 'dist'), graphiql: config.introspection }));
   app.get('/metrics', async (_req, res) => {
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.render());

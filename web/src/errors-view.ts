@@ -1,0 +1,33 @@
+import type { CombinedError } from '@urql/core';
+import { element } from './dom.ts';
+
+export interface ShownError {
+  code: string;
+  message: string;
+}
+
+/**
+ * The errors of a result as the user should see them: each GraphQL error with its `extensions.code` (the stable part a
+ * frontend branches on), or the network failure.
+ */
+export function errorsOf(error: CombinedError): ShownError[] {
+  if (error.graphQLErrors.length > 0) {
+    return error.graphQLErrors.map((graphQLError) => ({
+      code: typeof graphQLError.extensions?.code === 'string' ? graphQLError.extensions.code : 'UNKNOWN',
+      message: graphQLError.message,
+    }));
+  }
+  return [{ code: 'NETWORK_ERROR', message: error.networkError?.message ?? error.message }];
+}
+
+/** Replaces the content of `target` with one line per error (`CODE message`); empty when there are none. */
+export function showErrors(target: HTMLElement, errors: ShownError[]): void {
+  target.replaceChildren(
+    ...errors.map((shown) => {
+      const line = element('p', undefined, { class: 'error' });
+      line.append(element('code', shown.code, { class: 'error-code' }), ` ${shown.message}`);
+      return line;
+    }),
+  );
+  target.hidden = errors.length === 0;
+}
