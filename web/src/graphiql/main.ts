@@ -18,7 +18,12 @@ const fetcher = createGraphiQLFetcher({
   wsClient: createClient({ url: wsUrl, lazy: true, retryAttempts: 0 }),
 });
 
-const initialQuery = `# Streams a caption as it is generated. Set an image in Variables (base64, or an imageId from uploadImage).
+// A 32×32 red PNG, so that the first subscription runs as it is; replace it with your own base64 or an imageId.
+const RED_SQUARE =
+  'iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAOklEQVRIie3WSwkAMBAD0SoZ/6IipioKPTzYe2DJZ87q6R0CeVFcNEFLVUybZnBmMkMVAa+gY1/T9QWSNmA9Yaf+lAAAAABJRU5ErkJggg==';
+
+const initialQuery = `# Streams a caption as it is generated (over graphql-ws).
+# The image is in Variables: base64, or an imageId from uploadImage.
 subscription CaptionStream($input: CaptionInput!) {
   captionStream(input: $input) {
     text
@@ -29,6 +34,8 @@ subscription CaptionStream($input: CaptionInput!) {
 }
 `;
 
+const initialVariables = JSON.stringify({ input: { image: { base64: RED_SQUARE }, model: 'blip-demo' } }, null, 2);
+
 const container = document.getElementById('graphiql');
 if (!container) throw new Error('graphiql.html has no #graphiql');
-createRoot(container).render(createElement(StrictMode, null, createElement(GraphiQL, { fetcher, defaultQuery: initialQuery, shouldPersistHeaders: false })));
+createRoot(container).render(createElement(StrictMode, null, createElement(GraphiQL, { fetcher, defaultTabs: [{ query: initialQuery, variables: initialVariables }], shouldPersistHeaders: false })));
