@@ -89,14 +89,18 @@ byId('answer-form', HTMLFormElement).addEventListener('submit', (event) => {
 });
 
 function panel(name: 'caption' | 'answer'): StreamPanel {
-  return createStreamPanel({
-    start: byId(`${name}-start`, HTMLButtonElement),
-    cancel: byId(`${name}-cancel`, HTMLButtonElement),
-    output: byId(`${name}-text`, HTMLOutputElement),
-    status: byId(`${name}-status`, HTMLParagraphElement),
-    meta: byId(`${name}-meta`, HTMLDListElement),
-    errors: byId(`${name}-errors`, HTMLDivElement),
-  });
+  // A finished request may have loaded its model: list the states again (one short query).
+  return createStreamPanel(
+    {
+      start: byId(`${name}-start`, HTMLButtonElement),
+      cancel: byId(`${name}-cancel`, HTMLButtonElement),
+      output: byId(`${name}-text`, HTMLOutputElement),
+      status: byId(`${name}-status`, HTMLParagraphElement),
+      meta: byId(`${name}-meta`, HTMLDListElement),
+      errors: byId(`${name}-errors`, HTMLDivElement),
+    },
+    () => void loadModels(),
+  );
 }
 
 function requireImage(target: StreamPanel): boolean {

@@ -36,9 +36,9 @@ export interface StreamPanel {
 /**
  * One streamed operation on the page (the caption, or the answer): the text grows as events arrive, Cancel
  * unsubscribes, and the final event's model, batch size and timings are shown with the times the browser saw (first
- * text, final text).
+ * text, final text). `onEnd` runs when a stream ends in any way.
  */
-export function createStreamPanel(elements: StreamPanelElements): StreamPanel {
+export function createStreamPanel(elements: StreamPanelElements, onEnd: () => void = () => {}): StreamPanel {
   const { start, cancel, output, status, meta, errors } = elements;
   let stop: (() => void) | undefined;
   cancel.addEventListener('click', () => {
@@ -53,6 +53,7 @@ export function createStreamPanel(elements: StreamPanelElements): StreamPanel {
     cancel.disabled = true;
     status.textContent = message;
     output.setAttribute('aria-busy', 'false');
+    onEnd();
   };
 
   return {

@@ -29,14 +29,18 @@ describe('playground (/) in Chromium', () => {
     const foreign = await recordForeignRequests(page, web.server.url);
     const posts: Array<{ contentType: string; body: string }> = [];
     const sockets: string[] = [];
+    const closedSockets: string[] = [];
     page.on('request', (request) => {
       if (request.method() === 'POST' && request.url() === `${web.server.url}/graphql`) {
         posts.push({ contentType: request.headers()['content-type'] ?? '', body: request.postDataBuffer()?.toString('latin1') ?? '' });
       }
     });
-    page.on('websocket', (socket) => sockets.push(socket.url()));
+    page.on('websocket', (socket) => {
+      sockets.push(socket.url());
+      socket.on('close', () => closedSockets.push(socket.url()));
+    });
     await page.goto(`${web.server.url}/`);
-    return { page, foreign, posts, sockets };
+    return { page, foreign, posts, sockets, closedSockets };
   }
 
   async function upload(page: Page, shape: ShapeKind, color: ShapeColor) {
@@ -57,7 +61,7 @@ describe('playground (/) in Chromium', () => {
   }
 
   it('lists the models, uploads once, streams a caption naming colour and shape, answers a question', async () => {
-    const { page, foreign, posts, sockets } = await openPlayground();
+    const { page, foreign, posts, sockets, closedSockets } = await openPlayground();
 
     // The registry as visible text, grouped by task, with state and install commands.
     const models = page.locator('#models');
@@ -107,12 +111,40 @@ describe('playground (/) in Chromium', () => {
     await expect(page.locator('#answer-text').innerText()).resolves.toBe('red');
     await expect(page.locator('#answer-meta').innerText()).resolves.toMatch(/Model\s+blip-demo-vqa/);
 
+    // The WebSocket lives only while a stream runs: the client closes it after the last one ended.
+    await expect.poll(() => closedSockets.length, { timeout: 5000 }).toBe(sockets.length);
+
     await page.screenshot({ path: join(ARTIFACTS, 'playground-desktop.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(ARTIFACTS, 'playground-phone.png'), fullPage: true });
     // The page fits a phone's width: nothing wider than the viewport.
     await expect(page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(390);
     expect(foreign).toEqual([]);
+    await page.close();
+  });
+
+  it('takes a dropped or a pasted image too, each sent once as a multipart uploadImage', async () => {
+    const { page, posts, sockets } = await openPlayground();
+    await page.locator('#models').getByText('blip-demo-vqa').waitFor();
+    const png = (await renderScene({ shapes: [{ shape: 'triangle', color: 'green' }] })).image.toString('base64');
+    const give = (how: 'drop' | 'paste', name: string) =>
+      page.evaluate(
+        ({ how, name, png }) => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], name, { type: 'image/png' }));
+          const event = how === 'drop' ? new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }) : new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true });
+          (how === 'drop' ? document.getElementById('drop-zone')! : document.body).dispatchEvent(event);
+        },
+        { how, name, png },
+      );
+    await give('drop', 'dropped.png');
+    await page.locator('#image-status', { hasText: /^dropped\.png: png, .* uploaded once/ }).waitFor();
+    await give('paste', 'pasted.png');
+    await page.locator('#image-status', { hasText: /^pasted\.png: png, .* uploaded once/ }).waitFor();
+    const uploads = posts.filter((post) => post.body.includes('uploadImage'));
+    expect(uploads.map((post) => post.contentType.split(';')[0])).toEqual(['multipart/form-data', 'multipart/form-data']);
+    await expect(page.locator('#preview').getAttribute('alt')).resolves.toBe('Preview of pasted.png');
+    expect(sockets).toEqual([]);
     await page.close();
   });
 
