@@ -17,7 +17,20 @@ export function errorsOf(error: CombinedError): ShownError[] {
       message: graphQLError.message,
     }));
   }
-  return [{ code: 'NETWORK_ERROR', message: error.networkError?.message ?? error.message }];
+  return [{ code: 'NETWORK_ERROR', message: networkMessage(error.networkError) }];
+}
+
+/**
+ * graphql-ws reports a failed or closed WebSocket with the browser's CloseEvent or Event, not an Error; urql passes it
+ * on as the network error, whose message is then undefined.
+ */
+function networkMessage(cause: unknown): string {
+  if (cause instanceof Error && cause.message) return cause.message;
+  if (typeof CloseEvent !== 'undefined' && cause instanceof CloseEvent) {
+    return `The WebSocket to the server closed (code ${cause.code}${cause.reason ? `: ${cause.reason}` : ''}).`;
+  }
+  if (typeof Event !== 'undefined' && cause instanceof Event) return 'The WebSocket connection to the server failed.';
+  return 'The request did not reach the server.';
 }
 
 /** Replaces the content of `target` with one line per error (`CODE message`); empty when there are none. */

@@ -19,17 +19,15 @@ export interface ImageInputEvents {
 }
 
 /**
- * The image the user drops, pastes or picks: previewed at once (from memory, no request) and sent once with
+ * The image the user drops, pastes or picks: previewed at once (read in the page, no request) and sent once with
  * `uploadImage` as a multipart request; captions and questions then send only its id.
  */
 export function attachImageInput(client: Client, elements: ImageInputElements, events: ImageInputEvents): void {
   const { dropZone, fileInput, preview } = elements;
-  let previewUrl: string | undefined;
 
   const accept = async (file: File) => {
-    if (previewUrl) URL.revokeObjectURL(previewUrl);
-    previewUrl = URL.createObjectURL(file);
-    preview.src = previewUrl;
+    // A data: URL, not a blob: one: the server's CSP allows images from 'self' and data: only.
+    preview.src = await dataUrlOf(file);
     preview.alt = `Preview of ${file.name || 'the pasted image'}`;
     preview.hidden = false;
     events.uploading(file);
@@ -61,6 +59,15 @@ export function attachImageInput(client: Client, elements: ImageInputElements, e
     if (!file) return;
     event.preventDefault();
     void accept(file);
+  });
+}
+
+function dataUrlOf(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error('could not read the image'));
+    reader.readAsDataURL(file);
   });
 }
 
