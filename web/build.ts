@@ -88,5 +88,13 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await buildWeb({ force: process.argv.includes('--force'), log: (line) => process.stderr.write(`${line}\n`) });
+  const force = process.argv.includes('--force');
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    await buildWeb({ force, log });
+  } catch (error) {
+    // `npm run build:web` (--force) fails loudly; `npm start` still starts the API, and / answers 503 until a build.
+    log(`blip-gateway: building web/ failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (force) process.exitCode = 1;
+  }
 }
