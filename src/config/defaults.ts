@@ -35,3 +35,9 @@ export const DEFAULT_SERVER = {
   /** Share of the machine's memory (os.totalmem()) the loaded models may take. */
   memoryBudgetFraction: 0.75,
 } as const;
+
+/**
+ * The origins Apollo Studio sends requests from: the Explorer and Sandbox at studio.apollographql.com, and the iframes
+ * of the embedded Explorer and Sandbox (Apollo Server's landing page embeds these).
+ */
+export const APOLLO_STUDIO_ORIGINS: readonly string[] = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com', 'https://explorer.embed.apollographql.com'];

@@ -17,6 +17,7 @@ import { RequestRecord } from '../gateway/request-record.ts';
 import { TokenBuckets } from '../gateway/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { bodyErrorHandler, limitContentLength } from './body-limit.ts';
+import { corsMiddleware, createOriginPolicy } from './cors.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
 import { readiness } from './readiness.ts';
@@ -54,6 +55,8 @@ export async function createGatewayHttpServer(services: GatewayServices, options
 
   app.use(observeRequests(options.logger, (record, req) => metrics.observeRequest(record, req.originalUrl.startsWith('/api/') ? 'rest' : 'graphql')));
   app.use(securityHeaders(config.landingPage));
+  const origins = createOriginPolicy(config.cors);
+  app.use(corsMiddleware(config.cors, origins));
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildGatewaySchema(),

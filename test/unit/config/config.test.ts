@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       rateLimit: { perMinute: 600, burst: 60 },
       adminApiKey: undefined,
       models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
+      cors: { anyOrigin: true, origins: [] },
     });
   });
 
@@ -83,7 +84,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' })).toMatchObject({ landingPage: false, introspection: true });
   });
 
+  it('CORS: any origin outside production; in production the listed origins plus Apollo Studio while introspection is on', () => {
+    const studio = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com', 'https://explorer.embed.apollographql.com'];
+    expect(loadConfig({}).cors).toEqual({ anyOrigin: true, origins: [] });
+    expect(loadConfig({ NODE_ENV: 'production' }).cors).toEqual({ anyOrigin: false, origins: [] });
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).cors).toEqual({ anyOrigin: false, origins: studio });
+    expect(loadConfig({ NODE_ENV: 'production', CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).cors).toEqual({
+      anyOrigin: false,
+      origins: ['https://app.example.com', 'http://localhost:5173'],
+    });
+    expect(loadConfig({ CORS_ORIGINS: 'http://localhost:5173' }).cors).toEqual({ anyOrigin: false, origins: ['http://localhost:5173', ...studio] });
+    expect(loadConfig({ NODE_ENV: 'production', CORS_ORIGINS: '*' }).cors).toEqual({ anyOrigin: true, origins: [] });
+  });
+
   it.each([
+    ['CORS_ORIGINS', 'app.example.com', 'Expected a comma-separated list of origins (https://app.example.com) or * for CORS_ORIGINS but received "app.example.com"'],
+    ['CORS_ORIGINS', 'https://a.example.com/path', 'Expected a comma-separated list of origins (https://app.example.com) or * for CORS_ORIGINS but received "https://a.example.com/path"'],
     ['PORT', 'http', 'Expected an integer from 0 to 65535 for PORT but received "http"'],
     ['PORT', '70000', 'Expected an integer from 0 to 65535 for PORT but received "70000"'],
     ['MAX_BODY_BYTES', '1.5', 'Expected an integer from 1024 to 2147483648 for MAX_BODY_BYTES but received "1.5"'],
