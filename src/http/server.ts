@@ -16,7 +16,7 @@ import { createQueryLimitsRule } from '../graphql/query-limits.ts';
 import { RequestRecord } from '../gateway/request-record.ts';
 import { TokenBuckets } from '../gateway/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { bodyErrorHandler, limitContentLength } from './body-limit.ts';
+import { bodyErrorHandler, DRAIN_FACTOR, limitContentLength } from './body-limit.ts';
 import { corsMiddleware, createOriginPolicy } from './cors.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
@@ -93,7 +93,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   const buckets = perMinute > 0 ? new TokenBuckets(perMinute, burst) : undefined;
   app.post(
     '/api/v1/inference/blip',
-    rateLimit(perMinute, burst, sendRestError, buckets),
+    rateLimit(perMinute, burst, sendRestError, DRAIN_FACTOR * limits.bodyBytes, buckets),
     limitContentLength(limits.bodyBytes, sendRestError),
     json,
     createRestHandler(services.requests, options.onUnexpectedError, services.redact),
@@ -102,7 +102,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
 
   app.use(
     '/graphql',
-    rateLimit(perMinute, burst, sendGraphQLError, buckets),
+    rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
     limitContentLength(limits.bodyBytes, sendGraphQLError),
     multipartUploads({ maxFileSize: limits.image.maxBytes, maxFiles: limits.batchItems, maxFieldSize: limits.bodyBytes }),
     json,
