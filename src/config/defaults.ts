@@ -29,8 +29,11 @@ export const DEFAULT_SERVER = {
   imageStoreImages: 1000,
   imageStoreTtlSeconds: 600,
   imageFetchTimeoutMs: 10_000,
-  /** Per client IP: a steady 10 requests per second, with bursts of 60 (0 turns rate limiting off). */
-  rateLimitPerMinute: 600,
+  /**
+   * No rate limit unless configured: one interactive or scripted user must never hit it (a script on localhost sends
+   * 20 requests/s to an idle server). Overload is the queue bound's job (OVERLOADED). When set, bursts of 60.
+   */
+  rateLimitPerMinute: 0,
   rateLimitBurst: 60,
   /** Share of the machine's memory (os.totalmem()) the loaded models may take. */
   memoryBudgetFraction: 0.75,

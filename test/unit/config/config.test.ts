@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       },
       imageStore: { maxBytes: 256 * 1024 * 1024, maxImages: 1000, ttlMs: 600_000 },
       imageFetch: { allowedHosts: [], timeoutMs: 10_000, allowPrivateAddresses: false },
-      rateLimit: { perMinute: 600, burst: 60 },
+      rateLimit: { perMinute: 0, burst: 60 },
       adminApiKey: undefined,
       models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
       cors: { anyOrigin: true, origins: [] },
@@ -61,7 +61,7 @@ describe('loadConfig', () => {
 
   it('reads the operations settings: rate limit, admin key, memory budget, preloaded and pinned models', () => {
     const config = loadConfig({
-      RATE_LIMIT_PER_MINUTE: '0',
+      RATE_LIMIT_PER_MINUTE: '120',
       RATE_LIMIT_BURST: '5',
       ADMIN_API_KEY: 'k'.repeat(16),
       MODEL_MEMORY_BUDGET_BYTES: '1000',
@@ -70,7 +70,7 @@ describe('loadConfig', () => {
       IMAGE_URL_ALLOW_PRIVATE: 'true',
     });
     expect(config).toMatchObject({
-      rateLimit: { perMinute: 0, burst: 5 },
+      rateLimit: { perMinute: 120, burst: 5 },
       adminApiKey: 'k'.repeat(16),
       models: { memoryBudgetBytes: 1000, preload: ['blip-tiny', 'blip-tiny-vqa'], pin: ['blip-tiny'] },
       imageFetch: { allowPrivateAddresses: true },
