@@ -37,6 +37,15 @@ export interface Config {
   readonly adminApiKey: string | undefined;
   readonly models: ModelsConfig;
   readonly cors: CorsConfig;
+  readonly streams: StreamLimits;
+}
+
+/** Bounds on what one client (by IP address) holds open on the streaming transports (graphql-ws, graphql-sse). */
+export interface StreamLimits {
+  /** Open WebSocket connections plus open SSE requests. */
+  readonly connectionsPerClient: number;
+  /** Subscriptions running at once, over both transports. */
+  readonly subscriptionsPerClient: number;
 }
 
 /** Which browser origins may call the server (see `corsPolicy` in src/http/cors.ts). */
@@ -194,6 +203,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     adminApiKey,
     models,
     cors,
+    streams: {
+      connectionsPerClient: read.integer('STREAM_MAX_CONNECTIONS_PER_CLIENT', DEFAULT_SERVER.streamConnectionsPerClient, 1, 100_000),
+      subscriptionsPerClient: read.integer('STREAM_MAX_SUBSCRIPTIONS_PER_CLIENT', DEFAULT_SERVER.streamSubscriptionsPerClient, 1, 100_000),
+    },
   };
   return deepFreeze(config);
 }

@@ -35,6 +35,10 @@ export const DEFAULT_SERVER = {
    */
   rateLimitPerMinute: 0,
   rateLimitBurst: 60,
+  /** Per client IP: WebSocket connections plus SSE requests open at once (a page needs one WebSocket, or one per SSE stream). */
+  streamConnectionsPerClient: 8,
+  /** Per client IP: subscriptions running at once (each holds decoder rows while it generates). */
+  streamSubscriptionsPerClient: 16,
   /** Share of the machine's memory (os.totalmem()) the loaded models may take. */
   memoryBudgetFraction: 0.75,
 } as const;

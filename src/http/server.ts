@@ -18,6 +18,10 @@ import { TokenBuckets } from '../gateway/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { bodyErrorHandler, DRAIN_FACTOR, limitContentLength } from './body-limit.ts';
 import { corsMiddleware, createOriginPolicy } from './cors.ts';
+import { ClientStreams } from '../gateway/client-streams.ts';
+import { graphqlSse, sseAdmission } from './graphql-sse.ts';
+import { attachGraphQLWs, type GraphQLWsServer } from './graphql-ws.ts';
+import { createStreamOperations } from './stream-operations.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
 import { readiness } from './readiness.ts';
@@ -58,8 +62,11 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   const origins = createOriginPolicy(config.cors);
   app.use(corsMiddleware(config.cors, origins));
 
+  const schema = await buildGatewaySchema();
+  const formatError = createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact });
+  let webSockets: GraphQLWsServer | undefined;
   const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildGatewaySchema(),
+    schema,
     introspection: config.introspection,
     csrfPrevention: { requestHeaders: PREFLIGHT_HEADERS },
     parseOptions: { maxTokens: limits.queryTokens },
@@ -67,9 +74,11 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     // src/main.ts owns SIGTERM/SIGINT: drain, stop the workers, then exit.
     stopOnTerminationSignals: false,
     validationRules: [createQueryLimitsRule({ maxDepth: limits.queryDepth, maxFields: limits.queryFields })],
-    formatError: createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact }),
+    formatError,
     plugins: [
       observeOperations(),
+      // WebSockets are not HTTP requests the drain waits for: close them (1001) when the server stops.
+      { serverWillStart: async () => ({ drainServer: async () => webSockets?.dispose() }) },
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       config.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -99,6 +108,21 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     createRestHandler(services.requests, options.onUnexpectedError, services.redact),
     bodyErrorHandler(limits.bodyBytes, sendRestError, 'BAD_USER_INPUT', options.onUnexpectedError),
   );
+
+  // Subscriptions: graphql-sse at /graphql/stream (before /graphql, which would match it as a prefix) and graphql-ws
+  // on WebSocket upgrades of /graphql, with the same schema, limits and error formatting as POST /graphql.
+  const streams = new ClientStreams(config.streams);
+  const operations = createStreamOperations({ schema, config, container, streams, formatError });
+  app.use(
+    '/graphql/stream',
+    rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
+    sseAdmission(origins, streams),
+    limitContentLength(limits.bodyBytes, sendGraphQLError),
+    json,
+    graphqlSse(operations),
+    bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
+  );
+  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes });
 
   app.use(
     '/graphql',

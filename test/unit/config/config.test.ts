@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       adminApiKey: undefined,
       models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
       cors: { anyOrigin: true, origins: [] },
+      streams: { connectionsPerClient: 8, subscriptionsPerClient: 16 },
     });
   });
 
