@@ -35,6 +35,10 @@ export const ErrorCode = {
   MODEL_IN_USE: 'MODEL_IN_USE',
   /** Loading a variant would exceed the memory budget and nothing can be evicted to make room. */
   MEMORY_BUDGET_EXCEEDED: 'MEMORY_BUDGET_EXCEEDED',
+  /** A client already holds as many streaming connections (WebSocket or SSE) as the server allows one client. */
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** A client already runs as many subscriptions as the server allows one client. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

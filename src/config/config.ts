@@ -2,7 +2,7 @@ import { totalmem } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageLimits } from '../image/decode.ts';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
+import { APOLLO_STUDIO_ORIGINS, DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
 
 /**
  * The server's whole configuration, read from the environment once at start-up (nothing else reads `process.env`).
@@ -36,6 +36,24 @@ export interface Config {
   /** `ADMIN_API_KEY`: the `x-admin-key` the admin mutations require; undefined = admin mutations are refused. */
   readonly adminApiKey: string | undefined;
   readonly models: ModelsConfig;
+  readonly cors: CorsConfig;
+  readonly streams: StreamLimits;
+}
+
+/** Bounds on what one client (by IP address) holds open on the streaming transports (graphql-ws, graphql-sse). */
+export interface StreamLimits {
+  /** Open WebSocket connections plus open SSE requests. */
+  readonly connectionsPerClient: number;
+  /** Subscriptions running at once, over both transports. */
+  readonly subscriptionsPerClient: number;
+}
+
+/** Which browser origins may call the server (see `corsPolicy` in src/http/cors.ts). */
+export interface CorsConfig {
+  /** Any origin may call, without credentials (`CORS_ORIGINS=*`; the default outside production). */
+  readonly anyOrigin: boolean;
+  /** The origins allowed besides the server's own, when `anyOrigin` is false (`scheme://host[:port]`, lower case). */
+  readonly origins: readonly string[];
 }
 
 export interface RateLimitConfig {
@@ -162,13 +180,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     pin: read.names('PIN_MODELS'),
   };
 
+  const introspection = read.boolean('GRAPHQL_INTROSPECTION', !production);
+  const cors = corsConfig(read.origins('CORS_ORIGINS'), production, introspection);
+
   const config: Config = {
     production,
     host: read.host('HOST', DEFAULT_SERVER.host),
     port: read.integer('PORT', DEFAULT_SERVER.port, 0, 65535),
     repoRoot,
     registryDir,
-    introspection: read.boolean('GRAPHQL_INTROSPECTION', !production),
+    introspection,
     landingPage: !production,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', DEFAULT_SERVER.shutdownTimeoutMs, 0, 600_000),
@@ -181,8 +202,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     rateLimit,
     adminApiKey,
     models,
+    cors,
+    streams: {
+      connectionsPerClient: read.integer('STREAM_MAX_CONNECTIONS_PER_CLIENT', DEFAULT_SERVER.streamConnectionsPerClient, 1, 100_000),
+      subscriptionsPerClient: read.integer('STREAM_MAX_SUBSCRIPTIONS_PER_CLIENT', DEFAULT_SERVER.streamSubscriptionsPerClient, 1, 100_000),
+    },
   };
   return deepFreeze(config);
+}
+
+/**
+ * `CORS_ORIGINS` unset: any origin outside production; in production only the server's own origin. A list allows
+ * those origins; `*` any. Apollo Studio's origins join every list while introspection is on, so that the Explorer
+ * and the embedded Sandbox can reach a server that lets them read its schema.
+ */
+function corsConfig(listed: string[] | undefined, production: boolean, introspection: boolean): CorsConfig {
+  if (listed?.includes('*') || (listed === undefined && !production)) return { anyOrigin: true, origins: [] };
+  const studio = introspection ? APOLLO_STUDIO_ORIGINS : [];
+  return { anyOrigin: false, origins: [...new Set([...(listed ?? []), ...studio])] };
 }
 
 // Private: one parser per kind of value, all reporting through ConfigError.
@@ -238,6 +275,16 @@ function createReader(env: Readonly<Record<string, string | undefined>>) {
       if (!/^[A-Za-z0-9.:[\]-]+$/.test(value)) throw new ConfigError(name, 'a host name or IP address', value);
       return value;
     },
+    /** Comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`; undefined when unset. */
+    origins: (name: string): string[] | undefined => {
+      const value = raw(name);
+      if (value === undefined) return undefined;
+      const origins = value.split(',').map((origin) => origin.trim().toLowerCase().replace(/\/$/, '')).filter((origin) => origin !== '');
+      for (const origin of origins) {
+        if (origin !== '*' && !isOrigin(origin)) throw new ConfigError(name, 'a comma-separated list of origins (https://app.example.com) or *', origin);
+      }
+      return origins;
+    },
     hosts: (name: string): string[] => {
       const value = raw(name);
       if (value === undefined) return [];
@@ -250,6 +297,15 @@ function createReader(env: Readonly<Record<string, string | undefined>>) {
       return hosts;
     },
   };
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 function deepFreeze<T>(value: T): T {

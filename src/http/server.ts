@@ -17,7 +17,12 @@ import { createQueryLimitsRule } from '../graphql/query-limits.ts';
 import { RequestRecord } from '../gateway/request-record.ts';
 import { TokenBuckets } from '../gateway/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { bodyErrorHandler, limitContentLength } from './body-limit.ts';
+import { bodyErrorHandler, DRAIN_FACTOR, limitContentLength } from './body-limit.ts';
+import { corsMiddleware, createOriginPolicy } from './cors.ts';
+import { ClientStreams } from '../gateway/client-streams.ts';
+import { graphqlSse, sseAdmission } from './graphql-sse.ts';
+import { attachGraphQLWs, type GraphQLWsServer } from './graphql-ws.ts';
+import { createStreamOperations } from './stream-operations.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
 import { readiness } from './readiness.ts';
@@ -56,9 +61,14 @@ export async function createGatewayHttpServer(services: GatewayServices, options
 
   app.use(observeRequests(options.logger, (record, req) => metrics.observeRequest(record, req.originalUrl.startsWith('/api/') ? 'rest' : 'graphql')));
   app.use(securityHeaders(config.landingPage));
+  const origins = createOriginPolicy(config.cors);
+  app.use(corsMiddleware(config.cors, origins));
 
+  const schema = await buildGatewaySchema();
+  const formatError = createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact });
+  let webSockets: GraphQLWsServer | undefined;
   const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildGatewaySchema(),
+    schema,
     introspection: config.introspection,
     csrfPrevention: { requestHeaders: PREFLIGHT_HEADERS },
     parseOptions: { maxTokens: limits.queryTokens },
@@ -66,9 +76,11 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     // src/main.ts owns SIGTERM/SIGINT: drain, stop the workers, then exit.
     stopOnTerminationSignals: false,
     validationRules: [createQueryLimitsRule({ maxDepth: limits.queryDepth, maxFields: limits.queryFields })],
-    formatError: createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact }),
+    formatError,
     plugins: [
       observeOperations(),
+      // WebSockets are not HTTP requests the drain waits for: close them (1001) when the server stops.
+      { serverWillStart: async () => ({ drainServer: async () => webSockets?.dispose() }) },
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       config.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -93,16 +105,31 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   const buckets = perMinute > 0 ? new TokenBuckets(perMinute, burst) : undefined;
   app.post(
     '/api/v1/inference/blip',
-    rateLimit(perMinute, burst, sendRestError, buckets),
+    rateLimit(perMinute, burst, sendRestError, DRAIN_FACTOR * limits.bodyBytes, buckets),
     limitContentLength(limits.bodyBytes, sendRestError),
     json,
     createRestHandler(services.requests, options.onUnexpectedError, services.redact),
     bodyErrorHandler(limits.bodyBytes, sendRestError, 'BAD_USER_INPUT', options.onUnexpectedError),
   );
 
+  // Subscriptions: graphql-sse at /graphql/stream (before /graphql, which would match it as a prefix) and graphql-ws
+  // on WebSocket upgrades of /graphql, with the same schema, limits and error formatting as POST /graphql.
+  const streams = new ClientStreams(config.streams);
+  const operations = createStreamOperations({ schema, config, container, streams, formatError });
+  app.use(
+    '/graphql/stream',
+    rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
+    sseAdmission(origins, streams),
+    limitContentLength(limits.bodyBytes, sendGraphQLError),
+    json,
+    graphqlSse(operations),
+    bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
+  );
+  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes });
+
   app.use(
     '/graphql',
-    rateLimit(perMinute, burst, sendGraphQLError, buckets),
+    rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
     limitContentLength(limits.bodyBytes, sendGraphQLError),
     multipartUploads({ maxFileSize: limits.image.maxBytes, maxFiles: limits.batchItems, maxFieldSize: limits.bodyBytes }),
     json,
