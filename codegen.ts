@@ -1,14 +1,7 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
-import { readFileSync } from 'node:fs';
 
 const scalars = { Upload: 'File', SafeInt: 'number', DateTimeISO: 'string' };
 const documentConfig = { scalars, enumsAsTypes: true, useTypeImports: true, emitLegacyCommonJSImports: false, skipTypename: true };
-
-/**
- * The playground's schema: schema.graphql, plus the issue-11 subscriptions from web/schema-pending.graphql while
- * schema.graphql does not have them yet (they are served from another branch until it is merged).
- */
-const webSchema = readFileSync('schema.graphql', 'utf8').includes('captionStream') ? ['schema.graphql'] : ['schema.graphql', 'web/schema-pending.graphql'];
 
 /**
  * `npm run codegen`: typed documents (TypedDocumentNode) checked against the committed schema.graphql, for the
@@ -27,7 +20,7 @@ const config: CodegenConfig = {
       config: documentConfig,
     },
     'web/src/generated/': {
-      schema: webSchema,
+      schema: 'schema.graphql',
       documents: ['web/src/operations/*.graphql'],
       preset: 'client',
       presetConfig: { fragmentMasking: false },

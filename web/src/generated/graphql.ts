@@ -45,10 +45,15 @@ export type AnswerResult = {
   timings: Timings;
 };
 
+/** One step of a streamed answer: the text so far, then a last event with the result. */
 export type AnswerStreamEvent = {
+  /** What this event added to the previous event's text (empty when nothing was added; after a beam-search step the text may be rewritten, so show `text` rather than appending deltas). */
   delta: Scalars['String']['output'];
+  /** True on the last event only, which carries `result`. */
   done: Scalars['Boolean']['output'];
+  /** On the last event: what the `answer` mutation returns for the same input (its `answer` equals `text`). */
   result?: Maybe<AnswerResult>;
+  /** The whole text decoded so far (with beam search: the current best hypothesis, which may still change). */
   text: Scalars['String']['output'];
 };
 
@@ -85,10 +90,15 @@ export type CaptionResult = {
   timings: Timings;
 };
 
+/** One step of a streamed caption: the text so far, then a last event with the result. */
 export type CaptionStreamEvent = {
+  /** What this event added to the previous event's text (empty when nothing was added; after a beam-search step the text may be rewritten, so show `text` rather than appending deltas). */
   delta: Scalars['String']['output'];
+  /** True on the last event only, which carries `result`. */
   done: Scalars['Boolean']['output'];
+  /** On the last event: what the `caption` mutation returns for the same input (its `caption` equals `text`). */
   result?: Maybe<CaptionResult>;
+  /** The whole text decoded so far (with beam search: the current best hypothesis, which may still change). */
   text: Scalars['String']['output'];
 };
 
@@ -290,7 +300,9 @@ export type RescanResult = {
 };
 
 export type Subscription = {
+  /** Answers one question about one image, sending the answer as it is generated. */
   answerStream: AnswerStreamEvent;
+  /** Captions one image, sending the caption as it is generated. Greedy decoding sends every step; beam search sends the best hypothesis so far. */
   captionStream: CaptionStreamEvent;
 };
 
