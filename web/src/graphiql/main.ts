@@ -5,6 +5,7 @@ import { GraphiQL } from 'graphiql';
 import { createClient } from 'graphql-ws';
 import { createElement, StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { RED_CIRCLE_BASE64 } from './example-image.ts';
 
 /**
  * GraphiQL from the installed packages, bundled by Vite: its scripts, Monaco's workers and its fonts (inlined in its
@@ -18,10 +19,6 @@ const fetcher = createGraphiQLFetcher({
   wsClient: createClient({ url: wsUrl, lazy: true, retryAttempts: 0 }),
 });
 
-// A 32×32 red PNG, so that the first subscription runs as it is; replace it with your own base64 or an imageId.
-const RED_SQUARE =
-  'iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAOklEQVRIie3WSwkAMBAD0SoZ/6IipioKPTzYe2DJZ87q6R0CeVFcNEFLVUybZnBmMkMVAa+gY1/T9QWSNmA9Yaf+lAAAAABJRU5ErkJggg==';
-
 const initialQuery = `# Streams a caption as it is generated (over graphql-ws).
 # The image is in Variables: base64, or an imageId from uploadImage.
 subscription CaptionStream($input: CaptionInput!) {
@@ -34,8 +31,32 @@ subscription CaptionStream($input: CaptionInput!) {
 }
 `;
 
-const initialVariables = JSON.stringify({ input: { image: { base64: RED_SQUARE }, model: 'blip-demo' } }, null, 2);
+const initialVariables = JSON.stringify({ input: { image: { base64: RED_CIRCLE_BASE64 }, model: 'blip-demo' } }, null, 2);
+
+/**
+ * GraphiQL takes a default tab's query but not its variables (those come only from `initialVariables`, which would
+ * also replace a returning user's variables): so the example variables are given on a first visit only.
+ */
+function firstVisit(): boolean {
+  try {
+    return window.localStorage.getItem('graphiql:tabState') === null;
+  } catch {
+    return true;
+  }
+}
 
 const container = document.getElementById('graphiql');
 if (!container) throw new Error('graphiql.html has no #graphiql');
-createRoot(container).render(createElement(StrictMode, null, createElement(GraphiQL, { fetcher, defaultTabs: [{ query: initialQuery, variables: initialVariables }], shouldPersistHeaders: false })));
+createRoot(container).render(
+  createElement(
+    StrictMode,
+    null,
+    createElement(GraphiQL, {
+      fetcher,
+      defaultTabs: [{ query: initialQuery, variables: initialVariables }],
+      ...(firstVisit() ? { initialVariables } : {}),
+      defaultEditorToolsVisibility: 'variables',
+      shouldPersistHeaders: false,
+    }),
+  ),
+);
