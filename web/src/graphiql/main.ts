@@ -19,8 +19,8 @@ const fetcher = createGraphiQLFetcher({
   wsClient: createClient({ url: wsUrl, lazy: true, retryAttempts: 0 }),
 });
 
-const initialQuery = `# Streams a caption as it is generated (over graphql-ws).
-# The image is in Variables: base64, or an imageId from uploadImage.
+const initialQuery = `# A caption, streamed as it is generated.
+# The image is in Variables (base64 or an imageId).
 subscription CaptionStream($input: CaptionInput!) {
   captionStream(input: $input) {
     text
