@@ -95,6 +95,11 @@ export function createStreamPanel(elements: StreamPanelElements, onEnd: () => vo
           finish('Failed.');
         },
       });
+      // A stream that already ended (a result delivered synchronously) must not leave the panel looking busy.
+      if (ended) {
+        unsubscribe();
+        return;
+      }
       stop = () => {
         ended = true;
         unsubscribe();
