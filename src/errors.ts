@@ -37,6 +37,10 @@ export const ErrorCode = {
   MEMORY_BUDGET_EXCEEDED: 'MEMORY_BUDGET_EXCEEDED',
   /** The shared image store (Redis) cannot be reached: the imageId is not wrong, retry after `retryAfterMs`. */
   IMAGE_STORE_UNAVAILABLE: 'IMAGE_STORE_UNAVAILABLE',
+  /** A client already holds as many streaming connections (WebSocket or SSE) as the server allows one client. */
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** A client already runs as many subscriptions as the server allows one client. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

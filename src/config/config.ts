@@ -3,7 +3,7 @@ import { totalmem } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageLimits } from '../image/decode.ts';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
+import { APOLLO_STUDIO_ORIGINS, DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
 
 /**
  * The server's whole configuration, read from the environment once at start-up (nothing else reads `process.env`).
@@ -38,7 +38,18 @@ export interface Config {
   readonly adminApiKey: string | undefined;
   readonly models: ModelsConfig;
   readonly fleet: FleetConfig;
+  readonly cors: CorsConfig;
+  readonly streams: StreamLimits;
 }
+
+/** Bounds on what one client (by IP address) holds open on the streaming transports (graphql-ws, graphql-sse). */
+export interface StreamLimits {
+  /** Open WebSocket connections plus open SSE requests. */
+  readonly connectionsPerClient: number;
+  /** Subscriptions running at once, over both transports. */
+  readonly subscriptionsPerClient: number;
+}
+
 
 /** Running several replicas behind a load balancer (README "Running many replicas"). */
 export interface FleetConfig {
@@ -53,6 +64,14 @@ export interface FleetConfig {
   readonly trustProxy: number | readonly string[] | false;
   /** After SIGTERM, /readyz answers 503 while the server keeps serving this long, then it closes its listeners. */
   readonly shutdownDrainMs: number;
+}
+
+/** Which browser origins may call the server (see `corsPolicy` in src/http/cors.ts). */
+export interface CorsConfig {
+  /** Any origin may call, without credentials (`CORS_ORIGINS=*`; the default outside production). */
+  readonly anyOrigin: boolean;
+  /** The origins allowed besides the server's own, when `anyOrigin` is false (`scheme://host[:port]`, lower case). */
+  readonly origins: readonly string[];
 }
 
 export interface RateLimitConfig {
@@ -185,6 +204,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     trustProxy: read.trustProxy('TRUST_PROXY'),
     shutdownDrainMs: read.integer('SHUTDOWN_DRAIN_MS', 0, 0, 600_000),
   };
+  const introspection = read.boolean('GRAPHQL_INTROSPECTION', !production);
+  const cors = corsConfig(read.origins('CORS_ORIGINS'), production, introspection);
 
   const config: Config = {
     production,
@@ -192,7 +213,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     port: read.integer('PORT', DEFAULT_SERVER.port, 0, 65535),
     repoRoot,
     registryDir,
-    introspection: read.boolean('GRAPHQL_INTROSPECTION', !production),
+    introspection,
     landingPage: !production,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', DEFAULT_SERVER.shutdownTimeoutMs, 0, 600_000),
@@ -206,8 +227,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     adminApiKey,
     models,
     fleet,
+    cors,
+    streams: {
+      connectionsPerClient: read.integer('STREAM_MAX_CONNECTIONS_PER_CLIENT', DEFAULT_SERVER.streamConnectionsPerClient, 1, 100_000),
+      subscriptionsPerClient: read.integer('STREAM_MAX_SUBSCRIPTIONS_PER_CLIENT', DEFAULT_SERVER.streamSubscriptionsPerClient, 1, 100_000),
+    },
   };
   return deepFreeze(config);
+}
+
+/**
+ * `CORS_ORIGINS` unset: any origin outside production; in production only the server's own origin. A list allows
+ * those origins; `*` any. Apollo Studio's origins join every list while introspection is on, so that the Explorer
+ * and the embedded Sandbox can reach a server that lets them read its schema.
+ */
+function corsConfig(listed: string[] | undefined, production: boolean, introspection: boolean): CorsConfig {
+  if (listed?.includes('*') || (listed === undefined && !production)) return { anyOrigin: true, origins: [] };
+  const studio = introspection ? APOLLO_STUDIO_ORIGINS : [];
+  return { anyOrigin: false, origins: [...new Set([...(listed ?? []), ...studio])] };
 }
 
 // Private: one parser per kind of value, all reporting through ConfigError.
@@ -287,6 +324,16 @@ function createReader(env: Readonly<Record<string, string | undefined>>) {
       }
       return entries;
     },
+    /** Comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`; undefined when unset. */
+    origins: (name: string): string[] | undefined => {
+      const value = raw(name);
+      if (value === undefined) return undefined;
+      const origins = value.split(',').map((origin) => origin.trim().toLowerCase().replace(/\/$/, '')).filter((origin) => origin !== '');
+      for (const origin of origins) {
+        if (origin !== '*' && !isOrigin(origin)) throw new ConfigError(name, 'a comma-separated list of origins (https://app.example.com) or *', origin);
+      }
+      return origins;
+    },
     hosts: (name: string): string[] => {
       const value = raw(name);
       if (value === undefined) return [];
@@ -309,6 +356,15 @@ function isProxyAddress(entry: string): boolean {
   if (family === 0 || rest.length > 0) return false;
   if (bits === undefined) return true;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 function deepFreeze<T>(value: T): T {

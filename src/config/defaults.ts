@@ -29,9 +29,22 @@ export const DEFAULT_SERVER = {
   imageStoreImages: 1000,
   imageStoreTtlSeconds: 600,
   imageFetchTimeoutMs: 10_000,
-  /** Per client IP: a steady 10 requests per second, with bursts of 60 (0 turns rate limiting off). */
-  rateLimitPerMinute: 600,
+  /**
+   * No rate limit unless configured: one interactive or scripted user must never hit it (a script on localhost sends
+   * 20 requests/s to an idle server). Overload is the queue bound's job (OVERLOADED). When set, bursts of 60.
+   */
+  rateLimitPerMinute: 0,
   rateLimitBurst: 60,
+  /** Per client IP: WebSocket connections plus SSE requests open at once (a page needs one WebSocket, or one per SSE stream). */
+  streamConnectionsPerClient: 8,
+  /** Per client IP: subscriptions running at once (each holds decoder rows while it generates). */
+  streamSubscriptionsPerClient: 16,
   /** Share of the machine's memory (os.totalmem()) the loaded models may take. */
   memoryBudgetFraction: 0.75,
 } as const;
+
+/**
+ * The origins Apollo Studio sends requests from: the Explorer and Sandbox at studio.apollographql.com, and the iframes
+ * of the embedded Explorer and Sandbox (Apollo Server's landing page embeds these).
+ */
+export const APOLLO_STUDIO_ORIGINS: readonly string[] = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com', 'https://explorer.embed.apollographql.com'];

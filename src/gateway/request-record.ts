@@ -3,7 +3,7 @@ import type { ServedResult } from '../batching/types.ts';
 import { clientCodeOf } from './error-codes.ts';
 
 /** The operations that metrics and logs tell apart: the inference and upload mutations, and the REST route. */
-export type OperationName = 'caption' | 'answer' | 'captionBatch' | 'answerBatch' | 'uploadImage' | 'rest' | 'admin';
+export type OperationName = 'caption' | 'answer' | 'captionBatch' | 'answerBatch' | 'uploadImage' | 'rest' | 'admin' | 'captionStream' | 'answerStream';
 
 /** One item a model served: what metrics need to count generated tokens and batch sizes. */
 export interface ServedItem {

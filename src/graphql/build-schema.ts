@@ -7,9 +7,21 @@ import { AdminResolver } from './admin.resolver.ts';
 import { InferenceResolver } from './inference.resolver.ts';
 import { LimitsResolver } from './limits.resolver.ts';
 import { ModelResolver } from './model.resolver.ts';
+import { StreamResolver } from './stream.resolver.ts';
 import { UploadResolver } from './upload.resolver.ts';
 
-const RESOLVERS = [ModelResolver, LimitsResolver, UploadResolver, InferenceResolver, AdminResolver] as const;
+const RESOLVERS = [ModelResolver, LimitsResolver, UploadResolver, InferenceResolver, AdminResolver, StreamResolver] as const;
+
+/**
+ * type-graphql wants a PubSub once a resolver has subscriptions; ours bring their own `subscribe` functions and
+ * publish nothing, so topic subscriptions are refused.
+ */
+const NO_TOPICS = {
+  publish: () => undefined,
+  subscribe: (): AsyncIterable<never> => {
+    throw new Error('Topic subscriptions are not used: every subscription has its own subscribe function');
+  },
+};
 
 let schema: Promise<GraphQLSchema> | undefined;
 
@@ -18,7 +30,7 @@ let schema: Promise<GraphQLSchema> | undefined;
  * carries the container that hands out its server's resolver instances (see `createResolverContainer`).
  */
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
-  schema ??= buildSchema({ resolvers: [...RESOLVERS], container: containerOf, validate: false });
+  schema ??= buildSchema({ resolvers: [...RESOLVERS], container: containerOf, validate: false, pubSub: NO_TOPICS });
   return schema;
 }
 
@@ -36,6 +48,7 @@ export function createResolverContainer(services: GatewayServices): ContainerTyp
     [UploadResolver, new UploadResolver(services.images, services.loadImage)],
     [InferenceResolver, new InferenceResolver(services.requests, services.config.limits.batchItems)],
     [AdminResolver, new AdminResolver(services.registry, services.config.adminApiKey, services.redact)],
+    [StreamResolver, new StreamResolver(services.requests)],
   ]);
   return {
     get(someClass: unknown) {

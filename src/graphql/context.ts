@@ -27,6 +27,11 @@ export interface GatewayContext {
   record: RequestRecord;
   /** The `x-admin-key` header, if sent. */
   adminKey: string | undefined;
+  /**
+   * Streaming transports only: takes one of the client's subscriptions (TOO_MANY_SUBSCRIPTIONS when it has none
+   * left) and returns its release.
+   */
+  startSubscription?: () => () => void;
 }
 
 /** type-graphql asks the request's container for resolver instances, so one schema serves any number of servers. */

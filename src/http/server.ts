@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { GatewayContext, GatewayServices } from '../graphql/context.ts';
 import { createResolverContainer } from '../graphql/build-schema.ts';
 import { buildServedSchema } from '../graphql/subgraph-schema.ts';
@@ -17,12 +18,18 @@ import { createQueryLimitsRule } from '../graphql/query-limits.ts';
 import { RequestRecord } from '../gateway/request-record.ts';
 import { TokenBuckets, type RateLimiter } from '../gateway/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { bodyErrorHandler, limitContentLength } from './body-limit.ts';
+import { bodyErrorHandler, DRAIN_FACTOR, limitContentLength } from './body-limit.ts';
+import { corsMiddleware, createOriginPolicy } from './cors.ts';
+import { ClientStreams } from '../gateway/client-streams.ts';
+import { graphqlSse, sseAdmission } from './graphql-sse.ts';
+import { attachGraphQLWs, type GraphQLWsServer } from './graphql-ws.ts';
+import { createStreamOperations } from './stream-operations.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
 import { readiness, type ReadinessOptions } from './readiness.ts';
 import { observeRequests, recordOf } from './request-log.ts';
 import { abortOnClose, createRestHandler } from './rest.ts';
+import { createWebPages } from './web-pages.ts';
 
 export interface HttpServerOptions {
   /** Called with errors that are masked for the client (to log them). */
@@ -62,9 +69,14 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   app.use(observeRequests(options.logger, (record, req) => metrics.observeRequest(record, req.originalUrl.startsWith('/api/') ? 'rest' : 'graphql')));
   app.use(securityHeaders(config.landingPage));
   app.use(closeWhenDraining(options.readiness?.draining));
+  const origins = createOriginPolicy(config.cors);
+  app.use(corsMiddleware(config.cors, origins));
 
+  const schema = await buildServedSchema();
+  const formatError = createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact });
+  let webSockets: GraphQLWsServer | undefined;
   const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildServedSchema(),
+    schema,
     introspection: config.introspection,
     csrfPrevention: { requestHeaders: PREFLIGHT_HEADERS },
     parseOptions: { maxTokens: limits.queryTokens },
@@ -72,9 +84,11 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     // src/main.ts owns SIGTERM/SIGINT: drain, stop the workers, then exit.
     stopOnTerminationSignals: false,
     validationRules: [createQueryLimitsRule({ maxDepth: limits.queryDepth, maxFields: limits.queryFields })],
-    formatError: createFormatError({ production: config.production, onMaskedError: options.onUnexpectedError, redact: services.redact }),
+    formatError,
     plugins: [
       observeOperations(),
+      // WebSockets are not HTTP requests the drain waits for: close them (1001) when the server stops.
+      { serverWillStart: async () => ({ drainServer: async () => webSockets?.dispose() }) },
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       config.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
       // The schema is a federation subgraph, for which Apollo would install inline (ftv1) tracing and say so on
@@ -91,6 +105,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     res.json({ status: 'ok' });
   });
   app.get('/readyz', readiness(services.registry, options.readiness));
+  app.use(createWebPages({ dir: join(config.repoRoot, 'web', 'dist'), graphiql: config.introspection }));
   app.get('/metrics', async (_req, res) => {
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.render());
@@ -101,16 +116,31 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   const buckets = perMinute > 0 ? (options.rateLimiter ?? new TokenBuckets(perMinute, burst)) : undefined;
   app.post(
     '/api/v1/inference/blip',
-    rateLimit(perMinute, burst, sendRestError, buckets),
+    rateLimit(perMinute, burst, sendRestError, DRAIN_FACTOR * limits.bodyBytes, buckets),
     limitContentLength(limits.bodyBytes, sendRestError),
     json,
     createRestHandler(services.requests, options.onUnexpectedError, services.redact),
     bodyErrorHandler(limits.bodyBytes, sendRestError, 'BAD_USER_INPUT', options.onUnexpectedError),
   );
 
+  // Subscriptions: graphql-sse at /graphql/stream (before /graphql, which would match it as a prefix) and graphql-ws
+  // on WebSocket upgrades of /graphql, with the same schema, limits and error formatting as POST /graphql.
+  const streams = new ClientStreams(config.streams);
+  const operations = createStreamOperations({ schema, config, container, streams, formatError });
+  app.use(
+    '/graphql/stream',
+    rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
+    sseAdmission(origins, streams),
+    limitContentLength(limits.bodyBytes, sendGraphQLError),
+    json,
+    graphqlSse(operations),
+    bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
+  );
+  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes });
+
   app.use(
     '/graphql',
-    rateLimit(perMinute, burst, sendGraphQLError, buckets),
+    rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
     limitContentLength(limits.bodyBytes, sendGraphQLError),
     multipartUploads({ maxFileSize: limits.image.maxBytes, maxFiles: limits.batchItems, maxFieldSize: limits.bodyBytes }),
     json,

@@ -45,6 +45,18 @@ export type AnswerResult = {
   timings: Timings;
 };
 
+/** One step of a streamed answer: the text so far, then a last event with the result. */
+export type AnswerStreamEvent = {
+  /** What this event added to the previous event's text (empty when nothing was added; after a beam-search step the text may be rewritten, so show `text` rather than appending deltas). */
+  delta: Scalars['String']['output'];
+  /** True on the last event only, which carries `result`. */
+  done: Scalars['Boolean']['output'];
+  /** On the last event: what the `answer` mutation returns for the same input (its `answer` equals `text`). */
+  result?: Maybe<AnswerResult>;
+  /** The whole text decoded so far (with beam search: the current best hypothesis, which may still change). */
+  text: Scalars['String']['output'];
+};
+
 /** How the engine batches a variant's concurrent requests. */
 export type BatchingSettings = {
   /** Most requests one batched model pass takes. */
@@ -76,6 +88,18 @@ export type CaptionResult = {
   /** Token ids of the decoder sequence ([DEC], prompt, generated tokens). */
   sequence: Array<Scalars['Int']['output']>;
   timings: Timings;
+};
+
+/** One step of a streamed caption: the text so far, then a last event with the result. */
+export type CaptionStreamEvent = {
+  /** What this event added to the previous event's text (empty when nothing was added; after a beam-search step the text may be rewritten, so show `text` rather than appending deltas). */
+  delta: Scalars['String']['output'];
+  /** True on the last event only, which carries `result`. */
+  done: Scalars['Boolean']['output'];
+  /** On the last event: what the `caption` mutation returns for the same input (its `caption` equals `text`). */
+  result?: Maybe<CaptionResult>;
+  /** The whole text decoded so far (with beam search: the current best hypothesis, which may still change). */
+  text: Scalars['String']['output'];
 };
 
 /** Decoding options (transformers' GenerationConfig names). Unset fields take the variant's defaults. Lengths count tokens of the decoder sequence, [DEC] and prompt included; maxNewTokens counts generated tokens only and wins over maxLength. Out-of-range values are refused with BAD_USER_INPUT. */
@@ -275,6 +299,23 @@ export type RescanResult = {
   updated: Array<Scalars['String']['output']>;
 };
 
+export type Subscription = {
+  /** Answers one question about one image, sending the answer as it is generated. */
+  answerStream: AnswerStreamEvent;
+  /** Captions one image, sending the caption as it is generated. Greedy decoding sends every step; beam search sends the best hypothesis so far. */
+  captionStream: CaptionStreamEvent;
+};
+
+
+export type SubscriptionAnswerStreamArgs = {
+  input: AnswerInput;
+};
+
+
+export type SubscriptionCaptionStreamArgs = {
+  input: CaptionInput;
+};
+
 /** Milliseconds spent on a result. preprocess, encode and decode are those of the batched model pass the item was part of (shared by its batch). */
 export type Timings = {
   /** Token generation. */
@@ -377,6 +418,20 @@ export type LimitsQuery = { limits: { maxBodyBytes: number, maxImageBytes: numbe
 
 export type ModelFieldsFragment = { name: string, aliases: Array<string>, task: ModelTask, description: string, state: ModelState, installed: boolean, isDefault: boolean, parameters?: number | null, bytes?: number | null, source: string, installCommand?: string | null, loadError?: { code: string, message: string } | null, batching: { maxBatchSize: number, maxQueueDelayMs: number, maxQueueSize: number } };
 
+export type CaptionStreamSubscriptionVariables = Exact<{
+  input: CaptionInput;
+}>;
+
+
+export type CaptionStreamSubscription = { captionStream: { text: string, delta: string, done: boolean, result?: { caption: string, model: string, batchSize: number, sequence: Array<number>, timings: { queueMs: number, preprocessMs: number, encodeMs: number, decodeMs: number, totalMs: number } } | null } };
+
+export type AnswerStreamSubscriptionVariables = Exact<{
+  input: AnswerInput;
+}>;
+
+
+export type AnswerStreamSubscription = { answerStream: { text: string, delta: string, done: boolean, result?: { answer: string, model: string, batchSize: number, sequence: Array<number>, timings: { queueMs: number, preprocessMs: number, encodeMs: number, decodeMs: number, totalMs: number } } | null } };
+
 export type UploadImageMutationVariables = Exact<{
   image: ImageInput;
 }>;
@@ -397,4 +452,6 @@ export const CaptionBatchDocument = {"kind":"Document","definitions":[{"kind":"O
 export const ModelsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Models"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"models"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ModelFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ModelFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Model"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"aliases"}},{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"installed"}},{"kind":"Field","name":{"kind":"Name","value":"isDefault"}},{"kind":"Field","name":{"kind":"Name","value":"parameters"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"installCommand"}},{"kind":"Field","name":{"kind":"Name","value":"loadError"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"batching"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxBatchSize"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueueDelayMs"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueueSize"}}]}}]}}]} as unknown as DocumentNode<ModelsQuery, ModelsQueryVariables>;
 export const ModelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Model"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"model"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ModelFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ModelFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Model"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"aliases"}},{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"installed"}},{"kind":"Field","name":{"kind":"Name","value":"isDefault"}},{"kind":"Field","name":{"kind":"Name","value":"parameters"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"installCommand"}},{"kind":"Field","name":{"kind":"Name","value":"loadError"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"batching"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxBatchSize"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueueDelayMs"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueueSize"}}]}}]}}]} as unknown as DocumentNode<ModelQuery, ModelQueryVariables>;
 export const LimitsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Limits"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"limits"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxBodyBytes"}},{"kind":"Field","name":{"kind":"Name","value":"maxImageBytes"}},{"kind":"Field","name":{"kind":"Name","value":"maxImagePixels"}},{"kind":"Field","name":{"kind":"Name","value":"maxQuestionChars"}},{"kind":"Field","name":{"kind":"Name","value":"maxPromptChars"}},{"kind":"Field","name":{"kind":"Name","value":"maxBatchItems"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueryDepth"}},{"kind":"Field","name":{"kind":"Name","value":"maxQueryFields"}},{"kind":"Field","name":{"kind":"Name","value":"imageTtlSeconds"}},{"kind":"Field","name":{"kind":"Name","value":"imageUrlEnabled"}}]}}]}}]} as unknown as DocumentNode<LimitsQuery, LimitsQueryVariables>;
+export const CaptionStreamDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"CaptionStream"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CaptionInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"captionStream"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"text"}},{"kind":"Field","name":{"kind":"Name","value":"delta"}},{"kind":"Field","name":{"kind":"Name","value":"done"}},{"kind":"Field","name":{"kind":"Name","value":"result"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"caption"}},{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"batchSize"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"timings"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"TimingFields"}}]}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TimingFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Timings"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"queueMs"}},{"kind":"Field","name":{"kind":"Name","value":"preprocessMs"}},{"kind":"Field","name":{"kind":"Name","value":"encodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"decodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"totalMs"}}]}}]} as unknown as DocumentNode<CaptionStreamSubscription, CaptionStreamSubscriptionVariables>;
+export const AnswerStreamDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"AnswerStream"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"AnswerInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"answerStream"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"text"}},{"kind":"Field","name":{"kind":"Name","value":"delta"}},{"kind":"Field","name":{"kind":"Name","value":"done"}},{"kind":"Field","name":{"kind":"Name","value":"result"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"answer"}},{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"batchSize"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"timings"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"TimingFields"}}]}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TimingFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Timings"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"queueMs"}},{"kind":"Field","name":{"kind":"Name","value":"preprocessMs"}},{"kind":"Field","name":{"kind":"Name","value":"encodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"decodeMs"}},{"kind":"Field","name":{"kind":"Name","value":"totalMs"}}]}}]} as unknown as DocumentNode<AnswerStreamSubscription, AnswerStreamSubscriptionVariables>;
 export const UploadImageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"UploadImage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"image"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ImageInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"uploadImage"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"image"},"value":{"kind":"Variable","name":{"kind":"Name","value":"image"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}},{"kind":"Field","name":{"kind":"Name","value":"format"}},{"kind":"Field","name":{"kind":"Name","value":"expiresAt"}}]}}]}}]} as unknown as DocumentNode<UploadImageMutation, UploadImageMutationVariables>;

@@ -68,7 +68,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   if (extras.includes('small-queue')) await addConvertedVariant(registryDir, SMALL_QUEUE_VARIANT, 'test variant with a queue of one', { maxBatchSize: 1, maxQueueSize: 1 });
 
   const events: RegistryEvent[] = [];
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', REGISTRY_DIR: registryDir, RATE_LIMIT_PER_MINUTE: '0', ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', REGISTRY_DIR: registryDir, ...options.env });
   let server: RunningServer;
   try {
     server = await startServer(config, {

@@ -198,6 +198,16 @@ describe('operations: metrics, request logs, readiness, security headers', () =>
 });
 
 describe('rate limit', () => {
+  it('is off by default: a script sending 150 requests at once to an idle server gets no 429', async () => {
+    const idle = await startTestServer();
+    try {
+      const statuses = await Promise.all(Array.from({ length: 150 }, () => idle.gql(LimitsDocument).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    } finally {
+      await idle.close();
+    }
+  });
+
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ env: { RATE_LIMIT_PER_MINUTE: '60', RATE_LIMIT_BURST: '2' } });

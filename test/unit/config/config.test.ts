@@ -31,10 +31,12 @@ describe('loadConfig', () => {
       },
       imageStore: { maxBytes: 256 * 1024 * 1024, maxImages: 1000, ttlMs: 600_000 },
       imageFetch: { allowedHosts: [], timeoutMs: 10_000, allowPrivateAddresses: false },
-      rateLimit: { perMinute: 600, burst: 60 },
+      rateLimit: { perMinute: 0, burst: 60 },
       adminApiKey: undefined,
       models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
       fleet: { redisUrl: undefined, redisKeyPrefix: 'blip-gateway:', trustProxy: false, shutdownDrainMs: 0 },
+      cors: { anyOrigin: true, origins: [] },
+      streams: { connectionsPerClient: 8, subscriptionsPerClient: 16 },
     });
   });
 
@@ -61,7 +63,7 @@ describe('loadConfig', () => {
 
   it('reads the operations settings: rate limit, admin key, memory budget, preloaded and pinned models', () => {
     const config = loadConfig({
-      RATE_LIMIT_PER_MINUTE: '0',
+      RATE_LIMIT_PER_MINUTE: '120',
       RATE_LIMIT_BURST: '5',
       ADMIN_API_KEY: 'k'.repeat(16),
       MODEL_MEMORY_BUDGET_BYTES: '1000',
@@ -70,7 +72,7 @@ describe('loadConfig', () => {
       IMAGE_URL_ALLOW_PRIVATE: 'true',
     });
     expect(config).toMatchObject({
-      rateLimit: { perMinute: 0, burst: 5 },
+      rateLimit: { perMinute: 120, burst: 5 },
       adminApiKey: 'k'.repeat(16),
       models: { memoryBudgetBytes: 1000, preload: ['blip-tiny', 'blip-tiny-vqa'], pin: ['blip-tiny'] },
       imageFetch: { allowPrivateAddresses: true },
@@ -84,7 +86,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' })).toMatchObject({ landingPage: false, introspection: true });
   });
 
+  it('CORS: any origin outside production; in production the listed origins plus Apollo Studio while introspection is on', () => {
+    const studio = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com', 'https://explorer.embed.apollographql.com'];
+    expect(loadConfig({}).cors).toEqual({ anyOrigin: true, origins: [] });
+    expect(loadConfig({ NODE_ENV: 'production' }).cors).toEqual({ anyOrigin: false, origins: [] });
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).cors).toEqual({ anyOrigin: false, origins: studio });
+    expect(loadConfig({ NODE_ENV: 'production', CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).cors).toEqual({
+      anyOrigin: false,
+      origins: ['https://app.example.com', 'http://localhost:5173'],
+    });
+    expect(loadConfig({ CORS_ORIGINS: 'http://localhost:5173' }).cors).toEqual({ anyOrigin: false, origins: ['http://localhost:5173', ...studio] });
+    expect(loadConfig({ NODE_ENV: 'production', CORS_ORIGINS: '*' }).cors).toEqual({ anyOrigin: true, origins: [] });
+  });
+
   it.each([
+    ['CORS_ORIGINS', 'app.example.com', 'Expected a comma-separated list of origins (https://app.example.com) or * for CORS_ORIGINS but received "app.example.com"'],
+    ['CORS_ORIGINS', 'https://a.example.com/path', 'Expected a comma-separated list of origins (https://app.example.com) or * for CORS_ORIGINS but received "https://a.example.com/path"'],
     ['PORT', 'http', 'Expected an integer from 0 to 65535 for PORT but received "http"'],
     ['PORT', '70000', 'Expected an integer from 0 to 65535 for PORT but received "70000"'],
     ['MAX_BODY_BYTES', '1.5', 'Expected an integer from 1024 to 2147483648 for MAX_BODY_BYTES but received "1.5"'],

@@ -1,0 +1,19 @@
+/**
+ * The example image of GraphiQL's first tab: a red circle from the scene generator (tools/scenes, renderScene with one
+ * red circle; 1039 bytes of PNG), which the embedded blip-demo captions "a large red circle on a white background".
+ */
+export const RED_CIRCLE_BASE64 = [
+  'iVBORw0KGgoAAAANSUhEUgAAAIAAAACACAIAAABMXPacAAAACXBIWXMAAAPoAAAD6AG1e1JrAAADwUlEQVR4nO3bzy8jYRzHcX/JtBGO4mcIiZ',
+  'voQSIcOImTNogfNzciQXogggNX/gE/DhISIUTjivN0a1GdrbZ+VAernWdDbCK722nFzHys5/POc2/n+2rIPDNPgWDQCrAfzwgAjgDgCACOAOAI',
+  'AI4A4AgAjgDgCACOAOAIAI4A4AgAjgDgCACOAOAIAI4A4AgAjgDgCACOAOAIAI4A4AgAjgDgCACOAOAIAI4A4AgAjgDgCACOAOAIAI4A4AgAjg',
+  'DgCACOAOAIAI4A/z+Aoeup3d3E7KzW3x9uaztrajr1eM5bWiJdXbGJieTqajoateKrfs0+AJDJpLa2Ij5fsKhIVRTzddbcfL24mLm7s/K7ywyQ',
+  'XF8/bWjIOfc/1reSksTMjKHrVl+FTABP4fBFR8d7R/92ndTV6Xt79lzOVwdI7eyESks/Mv3X5XbHJydFJmPbdX1FgNvl5WBhoQXT/70iPp/x+C',
+  'jkLl+A5MqK6nZbOP1XA69XpNNC4vIC0AMBa3/7b1dsfFxIXG6AdDQaqqy0afqqoqgu193mppC13ABab6+N01eeV6iiInNzI6QsB4AeCNg9ffVl',
+  'XY6OCinLARBua3MGIFhc/KRpQr7MAB6OjpyZvvqynu8M5MsM4HJ42EmAk9paCW/NzABOqqudBFAV5eHwUEhWVoCfqurw9FVFuZqfF5KVFeB2ed',
+  'l5AK27W0hWVoD41JTzAKeNjUKysgJEh4acBwiVlQnJygqg9fU5DxAsKhKSRQBw/BME7pP9E/Z4hGQVmD2BcRxA6+kRkpX9RiwYdB7gamFBSJbp',
+  'VkRNjcMAD0dHQrJMN+NGRpzejDMMIVmm29HHx04CxLkd/Xfh9nZnph/kA5l/ph8cOAMQGxsTUpbHQ3n79yRCfChvUjoWC1VV2QjgcqW2toSs5f',
+  'di1sGBjS9m+f1C4vJ+NXF11Y5XE7W+PgmfA3+Wl3O1gQHj6UnI3TtfT9/dDZWXWzB9tzs+PS3hbZcVBzQikYvOzo9M/3t9vR4I2HM50hxRutvY',
+  'OG1sfO/oQ6Wlibk54/7e6quQ85CeYaS2t7WenmBxcY7Ru1znLS3XS0s8pGfPMdX7e31/PzE392NwMNze/npMtbU14vXG/P7k2lo6Fvv4p3zVeF',
+  'AbHAHAEQAcAcARABwBwBEAHAHAEQAcAcARABwBwBEAHAHAEQAcAcARABwBwBEAHAHAEQAcAcARABwBwBEAHAHAEQAcAcARABwBwBEAHAHAEQAc',
+  'AcARABwBwBEAHAHAEQAcAcARABwBwBEAHAEEtl/gVibloc/mUgAAAABJRU5ErkJggg==',
+].join('');
