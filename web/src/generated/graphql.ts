@@ -224,7 +224,7 @@ export type Mutation = {
   rescanRegistry: RescanResult;
   /** Admin: stops a variant's worker. Refused with MODEL_IN_USE while it runs requests, loads, or is pinned. */
   unloadModel: Model;
-  /** Stores an image for a while (bounded in-memory store keyed by content hash) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used. */
+  /** Stores an image for a while (a bounded store keyed by content hash: in memory, or in Redis shared by every replica) and returns its id, so that several requests can use it by `imageId` without sending it again. The format is checked now; the image is decoded when it is used. */
   uploadImage: UploadedImage;
 };
 
