@@ -1,5 +1,5 @@
-import { totalmem } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { homedir, totalmem } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageLimits } from '../image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
@@ -36,6 +36,21 @@ export interface Config {
   /** `ADMIN_API_KEY`: the `x-admin-key` the admin mutations require; undefined = admin mutations are refused. */
   readonly adminApiKey: string | undefined;
   readonly models: ModelsConfig;
+  readonly hub: HubConfig;
+}
+
+/** Where and how models are pulled from the Hugging Face Hub (the CLI's `pull` and the `installModel` mutation). */
+export interface HubConfig {
+  /** `HF_ENDPOINT`: the Hub or a mirror, without a trailing slash. */
+  readonly endpoint: string;
+  /** `HF_TOKEN`, for private and gated repositories. */
+  readonly token: string | undefined;
+  /** `HF_HUB_OFFLINE=1`: only the cache is used; no request leaves the machine. */
+  readonly offline: boolean;
+  /** `HF_HUB_CACHE`, else `HF_HOME/hub`, else `XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. */
+  readonly cacheDir: string;
+  /** `AUTO_INSTALL=true`: a request for a listed but not installed variant starts its install. */
+  readonly autoInstall: boolean;
 }
 
 export interface RateLimitConfig {
@@ -181,8 +196,32 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     rateLimit,
     adminApiKey,
     models,
+    hub: readHubConfig(read),
   };
   return deepFreeze(config);
+}
+
+/** The Hub settings alone (for the CLI, which must not fail on server-only variables). */
+export function loadHubConfig(env: Readonly<Record<string, string | undefined>> = process.env): HubConfig & { registryDir: string } {
+  const read = createReader(env);
+  const repoRoot = resolve(read.string('REPO_ROOT', REPO_ROOT));
+  return { ...readHubConfig(read), registryDir: read.path('REGISTRY_DIR', resolve(repoRoot, 'registry'), repoRoot) };
+}
+
+function readHubConfig(read: ReturnType<typeof createReader>): HubConfig {
+  const endpoint = read.string('HF_ENDPOINT', 'https://huggingface.co').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+/.test(endpoint)) throw new ConfigError('HF_ENDPOINT', 'an http(s) URL such as https://huggingface.co', endpoint);
+  const token = read.optionalString('HF_TOKEN');
+  // @huggingface/hub refuses other tokens; saying so at start-up beats a failure at the first pull.
+  if (token !== undefined && !token.startsWith('hf_')) throw new ConfigError('HF_TOKEN', 'a Hugging Face token starting with hf_', `${token.slice(0, 3)}…`);
+  const home = read.path('HF_HOME', join(read.path('XDG_CACHE_HOME', join(homedir(), '.cache'), process.cwd()), 'huggingface'), process.cwd());
+  return {
+    endpoint,
+    token,
+    offline: read.boolean('HF_HUB_OFFLINE', false),
+    cacheDir: read.path('HF_HUB_CACHE', join(home, 'hub'), process.cwd()),
+    autoInstall: read.boolean('AUTO_INSTALL', false),
+  };
 }
 
 // Private: one parser per kind of value, all reporting through ConfigError.
