@@ -12,6 +12,8 @@ import { createInferenceRequests } from './gateway/requests.ts';
 import { createGatewayHttpServer } from './http/server.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { createTokenCounter } from './metrics/token-counter.ts';
+import { withAutoInstall } from './hub/auto-install.ts';
+import { InstallJobs } from './hub/install-jobs.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from './registry/model-registry.ts';
 import { createImageLoader } from './upload/image-source.ts';
 import { ImageStore } from './upload/image-store.ts';
@@ -55,6 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       options.onRegistryEvent?.(event);
     },
   });
+  let installs: InstallJobs | undefined;
   try {
     await registry.prepareEmbedded();
     const inference = createInferenceService(registry, {
@@ -77,9 +80,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const name of config.models.preload) await registry.load(name);
     const images = new ImageStore(config.imageStore);
     const loadImage = createImageLoader({ store: images, maxBytes: config.limits.image.maxBytes, fetch: config.imageFetch });
-    const requests = createInferenceRequests(registry, inference, loadImage, config.limits);
+    installs = new InstallJobs({ ...config.hub, registryDir: config.registryDir }, async () => {
+      await registry.rescan();
+    });
+    const served = config.hub.autoInstall ? withAutoInstall(registry, installs) : registry;
+    const requests = createInferenceRequests(served, inference, loadImage, config.limits);
     const { httpServer, apollo } = await createGatewayHttpServer(
-      { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]) },
+      { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]), installs },
       { onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'), logger, metrics },
     );
 
@@ -95,11 +102,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           await apollo.stop();
         } finally {
           images.clear();
+          await installs?.close();
           await registry.close();
         }
       })());
     return { url, port, registry, close };
   } catch (error) {
+    await installs?.close();
     await registry.close();
     throw error;
   }

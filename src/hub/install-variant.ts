@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlipTask } from '../checkpoint/blip-config.ts';
 import { convertCheckpoint } from '../convert/convert-checkpoint.ts';
@@ -92,13 +92,4 @@ function convertError(error: unknown, what: string, scratch: string): Error {
   if (written instanceof HubError) return written;
   if (error instanceof ServiceError) return new HubError(HubErrorKind.CONVERT_FAILED, `${what}: ${error.message}`, { cause: error });
   return error as Error;
-}
-
-/** The manifest of an installed variant, or null. */
-export async function readManifestLoose(dir: string): Promise<VariantManifest | null> {
-  try {
-    return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as VariantManifest;
-  } catch {
-    return null;
-  }
 }

@@ -476,9 +476,8 @@ export class FileModelRegistry implements ManagedRegistry {
     const fromRoot = relative(this.options.repoRoot, entry.dir);
     const out = fromRoot === '' || fromRoot.startsWith('..') || isAbsolute(fromRoot) ? entry.dir : fromRoot;
     const source = entry.config.source;
-    // The placeholder stays unquoted: it is for a person to replace, not for a shell.
-    const input = source.kind === 'huggingFace' ? `<folder with the downloaded ${source.id} files>` : quote(source.path);
-    return `npx blip-gateway convert ${input} --out ${quote(out)}`;
+    if (source.kind === 'huggingFace') return `npx blip-gateway pull ${quote(entry.config.name)}`;
+    return `npx blip-gateway convert ${quote(source.path)} --out ${quote(out)}`;
   }
 
   private named(nameOrAlias: string): Variant {

@@ -44,7 +44,8 @@ async function captionIds(dir: string): Promise<number[]> {
   return JSON.parse(result.stdout).sequence;
 }
 
-describe('pull from the Hub emulator', () => {
+// Each test runs the CLI several times in fresh processes: minutes on a busy 2-core machine.
+describe('pull from the Hub emulator', { timeout: 240_000 }, () => {
   it('pulls a registry variant at the resolved commit into the HF cache layout, converts it, and it captions with the reference ids', async () => {
     const result = await runCli(['pull', 'blip-base'], world.env(hub.url));
     expect(result.stderr).not.toMatch(/blip-gateway: /);
