@@ -85,6 +85,9 @@ export class Model {
   @Field(() => String, { description: 'The Hugging Face id or checkpoint folder the variant is made from.' })
   source!: string;
 
+  @Field(() => String, { nullable: true, description: 'The Hugging Face commit the installed files were converted from (pulled variants), else null.' })
+  revision!: string | null;
+
   @Field(() => String, { nullable: true, description: 'The command that installs the variant, when it is not installed.' })
   installCommand!: string | null;
 
@@ -114,6 +117,7 @@ export function toModel(info: VariantInfo, redact: (message: string) => string =
     parameters: info.parameters,
     bytes: info.bytes,
     source: info.source,
+    revision: info.revision,
     installCommand: info.installCommand,
     loadError: info.loadError ? { code: info.loadError.code, message: redact(info.loadError.message) } : null,
     batching: { maxBatchSize: info.batching.maxBatchSize, maxQueueDelayMs: info.batching.maxQueueDelayMs, maxQueueSize: info.batching.maxQueueSize },

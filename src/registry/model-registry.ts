@@ -463,6 +463,7 @@ export class FileModelRegistry implements ManagedRegistry {
       parameters: installed ? installation.manifest.parameters : null,
       bytes: installed ? installation.bytes : null,
       source: config.source.kind === 'huggingFace' ? config.source.id : config.source.path,
+      revision: installed ? (installation.manifest.source.revision ?? null) : null,
       installCommand: installed ? null : this.installCommand(entry),
       batching: { ...config.batching },
       directory: entry.dir,

@@ -171,6 +171,8 @@ export type Model = {
   parameters?: Maybe<Scalars['SafeInt']['output']>;
   /** Never evicted to make room in the memory budget (PIN_MODELS, or pinModel). */
   pinned: Scalars['Boolean']['output'];
+  /** The Hugging Face commit the installed files were converted from (pulled variants), else null. */
+  revision?: Maybe<Scalars['String']['output']>;
   /** The Hugging Face id or checkpoint folder the variant is made from. */
   source: Scalars['String']['output'];
   state: ModelState;

@@ -18,7 +18,7 @@ const KEY = 'admin-key-for-install-tests';
 const admin = { 'x-admin-key': KEY };
 const captionCase = readJson(join(CAPTION_CHECKPOINT, 'references.json')).cases.find((c: any) => c.name === 'greedy_noprompt_0');
 const vqaCase = readJson(join(VQA_CHECKPOINT, 'references.json')).cases.find((c: any) => c.name === 'single_0');
-const INSTALL_FIELDS = 'name installed installCommand install { state phase bytesDone bytesTotal error revision }';
+const INSTALL_FIELDS = 'name installed installCommand revision install { state phase bytesDone bytesTotal error revision }';
 
 let hub: HubEmulator;
 let t: TestServer;
@@ -92,7 +92,7 @@ describe('installing from the API', () => {
       expect(requests.filter((r) => r.path.startsWith('/cdn-lfs/Salesforce/blip-image-captioning-base/') && r.range !== 'bytes=0-0')).toHaveLength(1);
 
       // Serves without a restart, with transformers' ids.
-      expect((await modelInfo('blip-base')).installed).toBe(true);
+      expect(await modelInfo('blip-base')).toMatchObject({ installed: true, revision: hub.commitOf('Salesforce/blip-image-captioning-base'), installCommand: null });
       const result = await caption('blip-base');
       expect(result.errors).toBeUndefined();
       expect(result.data.caption).toMatchObject({ model: 'blip-base', sequence: captionCase.output_ids[0], caption: captionCase.output_text[0] });

@@ -84,6 +84,7 @@ describe('FileModelRegistry', () => {
         parameters: null,
         bytes: null,
         source: 'Salesforce/blip-vqa-base',
+        revision: null,
         installCommand: 'npx blip-gateway pull blip-vqa-base',
         batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64, maxRows: 32 },
         directory: join(temp.root, 'blip-vqa-base'),
