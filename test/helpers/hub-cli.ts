@@ -22,7 +22,7 @@ export function runProgram(file: string, args: string[], env: Record<string, str
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('HF_') && key !== 'REGISTRY_DIR' && key !== 'AUTO_INSTALL'));
   return new Promise((resolve) => {
     execFile(file, args, { env: { ...base, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') throw new Error(`${file} is not installed (script(1) is in Debian's util-linux package)`);
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') throw new Error(`${file} is not installed (script(1) comes with Debian's bsdutils package, part of util-linux)`);
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -79,6 +80,16 @@ describe('pull failures', () => {
     const error = await failure(pull({ target: 'blip-base' }, { registryDir: world.registry.root, endpoint, token: undefined, offline: false, cacheDir: world.cacheDir }, () => {}));
     expect(error).toMatchObject({ kind: 'NETWORK', resumable: true });
     expect(error.message).toMatch(/^Salesforce\/blip-image-captioning-base: network failure on revision "main" at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); run the same pull again to resume$/);
+  });
+
+  it('a full disk while downloading is DISK_FULL, naming the file (the partial file is /dev/full, which fails every write with ENOSPC)', async () => {
+    const weights = fixtureRepoFiles('caption', { weights: 'safetensors' })['model.safetensors'];
+    const blobs = join(world.cacheDir, 'models--Salesforce--blip-image-captioning-base', 'blobs');
+    await mkdir(blobs, { recursive: true });
+    await symlink('/dev/full', join(blobs, `${createHash('sha256').update(weights).digest('hex')}.incomplete`));
+    const error = await failure(run({ target: 'blip-base' }));
+    expect(error).toMatchObject({ kind: 'DISK_FULL', exitCode: 8, resumable: true });
+    expect(error.message).toMatch(/^Salesforce\/blip-image-captioning-base: model\.safetensors: the disk is full writing .*\.incomplete; free some space and run the same pull again \(it resumes\)$/);
   });
 
   it('refuses a repository that is not BLIP before looking at its weights, and leaves no folder', async () => {
