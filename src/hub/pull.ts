@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlipTask } from '../checkpoint/blip-config.ts';
 import { withLock } from '../registry/convert-lock.ts';
-import { exists } from '../registry/installation.ts';
+import { CONVERTER_VERSION } from '../convert/convert-checkpoint.ts';
+import { exists, inspectInstallation } from '../registry/installation.ts';
 import { VARIANT_FILE } from '../registry/variant-config.ts';
 import { fetchSnapshot } from './fetch-snapshot.ts';
 import { HubError, HubErrorKind } from './hub-error.ts';
@@ -79,6 +80,12 @@ export async function pull(request: PullRequest, settings: PullSettings, onEvent
         signal,
       });
       const task = snapshot.config.task;
+      const dir = join(settings.registryDir, plan.name);
+      const current = await upToDate(dir, plan.repo, snapshot.commit);
+      if (current !== null) {
+        onEvent({ type: 'installed', name: plan.name, dir, repo: plan.repo, commit: snapshot.commit, task, bytes: current });
+        return { name: plan.name, dir, repo: plan.repo, commit: snapshot.commit, task };
+      }
       const manifest = await installVariant({
         registryDir: settings.registryDir,
         name: plan.name,
@@ -89,12 +96,26 @@ export async function pull(request: PullRequest, settings: PullSettings, onEvent
         newVariant: plan.newVariant ? { description: `BLIP ${task === 'vqa' ? 'visual question answering' : 'captioning'} model pulled from ${plan.repo}` } : null,
         onEvent,
       });
-      const dir = join(settings.registryDir, plan.name);
       const bytes = Object.values(manifest.files).reduce((sum, file) => sum + file.bytes, 0);
       onEvent({ type: 'installed', name: plan.name, dir, repo: plan.repo, commit: snapshot.commit, task, bytes });
       return { name: plan.name, dir, repo: plan.repo, commit: snapshot.commit, task };
     },
   );
+}
+
+/**
+ * The installed bytes when the folder already holds this commit of this repository, converted by this converter:
+ * pulling again (or a second server installing the same variant) then converts nothing.
+ */
+async function upToDate(dir: string, repo: string, commit: string): Promise<number | null> {
+  try {
+    const installation = await inspectInstallation(dir);
+    if (installation.status !== 'installed') return null;
+    const { source, converter } = installation.manifest;
+    return source.huggingFace === repo && source.revision === commit && converter.version === CONVERTER_VERSION ? installation.bytes : null;
+  } catch {
+    return null;
+  }
 }
 
 const REPO_ID = /^[\w.-]+\/[\w.-]+$/;

@@ -20,9 +20,9 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
 /** Runs a program with `env` on top of the environment without HF_* and registry settings; fails clearly when missing. */
 export function runProgram(file: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000): Promise<CliResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('HF_') && key !== 'REGISTRY_DIR' && key !== 'AUTO_INSTALL'));
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     execFile(file, args, { env: { ...base, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') throw new Error(`${file} is not installed (script(1) comes with Debian's bsdutils package, part of util-linux)`);
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') return reject(new Error(`${file} is not installed${file === "script" ? " (script(1) comes with Debian's bsdutils package, part of util-linux)" : ""}`));
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -108,6 +108,16 @@ describe('pull failures', () => {
     expect(readFileSync(join(world.cacheDir, 'models--acme--tagged-blip', 'refs', 'v1.0'), 'utf8')).toBe(commit);
   });
 
+  it('pulling a variant already installed at that commit converts nothing', async () => {
+    await run({ target: 'blip-base' });
+    const manifest = readFileSync(join(world.registry.root, 'blip-base', 'manifest.json'), 'utf8');
+    const events: PullEvent[] = [];
+    await run({ target: 'blip-base' }, {}, events);
+    expect(events.filter((e) => e.type === 'converting')).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'installed', name: 'blip-base', commit: hub.commitOf(CAPTION_REPO) });
+    expect(readFileSync(join(world.registry.root, 'blip-base', 'manifest.json'), 'utf8')).toBe(manifest);
+  });
+
   it('a retry with the same --name replaces the partial folder a failed pull left', async () => {
     await mkdir(join(world.registry.root, 'tagged'), { recursive: true });
     await writeFile(join(world.registry.root, 'tagged', 'vision_model.onnx.data'), 'half a file');
