@@ -17,6 +17,7 @@ export interface InstallStatus {
   /** The commit being installed, once resolved. */
   revision: string | null;
   startedAt: number;
+  finishedAt: number | null;
   /** Bytes per second over the download so far (0 before the first bytes). */
   bytesPerSecond: number;
 }
@@ -42,11 +43,19 @@ export class InstallJobs {
     private readonly runner: PullRunner = runInWorker,
   ) {}
 
-  /** Starts installing `name` (a registry variant's canonical name) unless it is being installed; returns the status. */
-  start(name: string, options: { revision?: string; precision?: Precision } = {}): InstallStatus {
+  /**
+   * Starts installing `name` (a registry variant's canonical name) unless it is being installed; returns the status.
+   * `retryFailedAfterMs`: a failed install is not started again before this long after it failed (AUTO_INSTALL
+   * passes it, so that every request for a gated repository does not start a new pull).
+   */
+  start(name: string, options: { revision?: string; precision?: Precision; retryFailedAfterMs?: number } = {}): InstallStatus {
     const current = this.jobs.get(name);
     if (current?.status.state === 'running') return current.status;
-    const status: InstallStatus = { state: 'running', phase: 'resolving', bytesDone: 0, bytesTotal: 0, error: null, revision: null, startedAt: Date.now(), bytesPerSecond: 0 };
+    const failedAt = current?.status.state === 'failed' ? current.status.finishedAt : null;
+    if (failedAt !== null && failedAt !== undefined && options.retryFailedAfterMs !== undefined && Date.now() - failedAt < options.retryFailedAfterMs) {
+      return current!.status;
+    }
+    const status: InstallStatus = { state: 'running', phase: 'resolving', bytesDone: 0, bytesTotal: 0, error: null, revision: null, startedAt: Date.now(), finishedAt: null, bytesPerSecond: 0 };
     let firstBytes: { at: number; bytes: number } | undefined;
     const { done, cancel } = this.runner({ target: name, revision: options.revision, precision: options.precision }, this.settings, (event) => {
       status.phase = phaseOf(event) === 'done' ? 'converting' : phaseOf(event);
@@ -66,10 +75,12 @@ export class InstallJobs {
         await this.onInstalled(name);
         status.state = 'done';
         status.phase = 'done';
+        status.finishedAt = Date.now();
       },
       (error: unknown) => {
         status.state = 'failed';
         status.phase = 'failed';
+        status.finishedAt = Date.now();
         status.error = error instanceof Error ? error.message : String(error);
       },
     );

@@ -123,6 +123,32 @@ describe('installing from the API', () => {
     expect(hub.requests.filter((r) => r.path.startsWith('/api/models/Salesforce/blip-image-captioning-large/revision/'))).toHaveLength(1);
   }, 180_000);
 
+  it('AUTO_INSTALL: a failed install shows in Model.install, and requests do not restart it at once', async () => {
+    // The emulator has no such repository: without a token the Hub (and the emulator) answers 401.
+    const question = (model: string) =>
+      t.postGraphQL({
+        query: 'mutation($input: AnswerInput!) { answer(input: $input) { sequence } }',
+        variables: { input: { model, image: { base64: base64Image(vqaCase.images[0]) }, question: vqaCase.questions[0] } },
+      });
+    const first = await question('blip-vqa-capfilt-large');
+    expect(first.body.errors[0].extensions).toMatchObject({ code: 'MODEL_NOT_INSTALLED', install: { state: 'RUNNING' } });
+    const deadline = Date.now() + 60_000;
+    let install = (await modelInfo('blip-vqa-capfilt-large')).install;
+    while (install.state === 'RUNNING') {
+      if (Date.now() > deadline) throw new Error('the install did not fail in time');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      install = (await modelInfo('blip-vqa-capfilt-large')).install;
+    }
+    expect(install).toMatchObject({ state: 'FAILED', phase: 'FAILED', bytesDone: 0 });
+    expect(install.error).toBe('UNAUTHORIZED: Salesforce/blip-vqa-capfilt-large: not found, or private: set HF_TOKEN (the Hub answers 401 for both without a token)');
+    const again = await question('blip-vqa-capfilt-large');
+    const { extensions, message } = again.body.errors[0];
+    expect(message).toBe('Model "blip-vqa-capfilt-large" is not installed; its install failed (UNAUTHORIZED); it is tried again after 30 s; try again later');
+    expect(extensions).toMatchObject({ code: 'MODEL_NOT_INSTALLED', install: { state: 'FAILED', error: 'UNAUTHORIZED' } });
+    expect(extensions.retryAfterMs).toBeGreaterThan(1000);
+    expect(hub.requests.filter((r) => r.path.startsWith('/api/models/Salesforce/blip-vqa-capfilt-large/'))).toHaveLength(1);
+  }, 120_000);
+
   it('a pull run by the CLI in another process is taken by rescanRegistry', async () => {
     expect(await modelInfo('blip-vqa-base')).toMatchObject({ installed: false, installCommand: 'npx blip-gateway pull blip-vqa-base', install: null });
     const pulled = await runCli(['pull', 'blip-vqa-base'], { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cacheDir, REGISTRY_DIR: t.registryDir });
