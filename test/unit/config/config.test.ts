@@ -1,4 +1,4 @@
-import { totalmem } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, REPO_ROOT } from '../../../src/config/config.ts';
@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       rateLimit: { perMinute: 600, burst: 60 },
       adminApiKey: undefined,
       models: { memoryBudgetBytes: Math.floor(totalmem() * 0.75), preload: [], pin: [] },
+      hub: { endpoint: 'https://huggingface.co', token: undefined, offline: false, cacheDir: join(homedir(), '.cache', 'huggingface', 'hub'), autoInstall: false },
     });
   });
 
