@@ -105,8 +105,8 @@ module.exports = {
       name: 'serving-imports-no-converter',
       severity: 'error',
       comment:
-        'A converter (src/models/<family>/convert/) is a leaf used only by the CLI, the embedded-variant installer ' +
-        '(src/registry/embedded-variant.ts) and, by dynamic import(), the family\'s own family.ts. Serving code that ' +
+        'A converter (src/models/<family>/convert/) is a leaf used only by the CLI, the installers ' +
+        '(src/registry/embedded-variant.ts, src/hub/) and, by dynamic import(), the family\'s own family.ts. Serving code that ' +
         'needs graph input/output names imports the family\'s contract module, which the converter imports too.',
       from: {
         pathNot: [
@@ -114,6 +114,8 @@ module.exports = {
           CONVERTER,
           '^src/models/[^/]+/family\\.ts$',
           INSTALLER,
+          // The Hub installer converts what it downloaded (`pull`, `installModel`), in the CLI or an install worker.
+          '^src/hub/',
         ],
       },
       to: { path: CONVERTER },

@@ -14,6 +14,8 @@ import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { WorkerBackend } from './backend/worker/worker-backend.ts';
 import { createModelRegistry, type FileModelRegistry, type ModelRegistryOptions, type RegistryEvent } from './registry/model-registry.ts';
 import { createSharedState, type SharedState } from './redis/shared-state.ts';
+import { withAutoInstall } from './hub/auto-install.ts';
+import { InstallJobs } from './hub/install-jobs.ts';
 import { createImageLoader } from './upload/image-source.ts';
 
 export interface StartOptions {
@@ -62,6 +64,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   let shared: SharedState | undefined;
   let draining = false;
+  let installs: InstallJobs | undefined;
   try {
     await registry.prepareEmbedded();
     shared = await createSharedState(config, logger, () => metrics?.observeRateLimitFailOpen());
@@ -86,9 +89,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const name of config.models.preload) await registry.load(name);
     const { images } = shared;
     const loadImage = createImageLoader({ store: images, maxBytes: config.limits.image.maxBytes, fetch: config.imageFetch });
-    const requests = createInferenceRequests(registry, inference, loadImage, config.limits);
+    installs = new InstallJobs({ ...config.hub, registryDir: config.registryDir }, async () => {
+      await registry.rescan();
+    });
+    const served = config.hub.autoInstall ? withAutoInstall(registry, installs) : registry;
+    const requests = createInferenceRequests(served, inference, loadImage, config.limits);
     const { httpServer, apollo } = await createGatewayHttpServer(
-      { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]) },
+      { config, registry, requests, images, loadImage, redact: createPathRedactor([config.registryDir, config.repoRoot]), installs },
       {
         onUnexpectedError: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
         logger,
@@ -109,6 +116,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         try {
           await apollo.stop();
         } finally {
+          await installs?.close();
           await shared?.close();
           await registry.close();
         }
@@ -119,6 +127,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return { url, port, registry, drain, close };
   } catch (error) {
     await shared?.close();
+    await installs?.close();
     await registry.close();
     throw error;
   }

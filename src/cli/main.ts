@@ -3,6 +3,11 @@ import { ServiceError } from '../errors.ts';
 import { runConvert } from './convert-command.ts';
 import { runGenerate } from './generate-command.ts';
 import { runPrepare } from './prepare-command.ts';
+import { HubError } from '../hub/hub-error.ts';
+import { PRECISIONS, type Precision } from '../hub/pull.ts';
+import { runList } from './list-command.ts';
+import { runPull } from './pull-command.ts';
+import { runRemove } from './remove-command.ts';
 
 /** `blip-gateway`: convert checkpoints into variant folders and run them from the command line. */
 const program = new Command('blip-gateway').description('BLIP captioning and VQA on ONNX Runtime').showHelpAfterError();
@@ -38,6 +43,37 @@ program
     await runPrepare(options);
   });
 
+program
+  .command('pull')
+  .description('download a BLIP model from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE) and convert it into REGISTRY_DIR')
+  .argument('<variant|repo-id>', 'a registry variant (blip-base) or a Hugging Face repository id (with --name)')
+  .option('--revision <rev>', 'branch, tag or commit (default: main)')
+  .option('--precision <precision>', `${PRECISIONS.join(' or ')} (default: fp32)`, (value: string): Precision => {
+    if (!(PRECISIONS as readonly string[]).includes(value)) throw new InvalidArgumentError(`Expected ${PRECISIONS.join(' or ')} for --precision but received ${value}`);
+    return value as Precision;
+  })
+  .option('--name <name>', 'install as this variant (a repository id becomes a new variant with its own variant.json)')
+  .option('--json', 'print one JSON progress event per line on stdout')
+  .action(async (target: string, options) => {
+    await runPull(target, options);
+  });
+
+program
+  .command('list')
+  .description('every variant of REGISTRY_DIR: installed, precision, revision, bytes on disk')
+  .option('--json', 'print a JSON array')
+  .action(async (options) => {
+    await runList(options);
+  });
+
+program
+  .command('remove')
+  .description("delete a variant's converted files (a shipped variant keeps its variant.json)")
+  .argument('<name>', 'variant name or alias')
+  .action(async (name: string) => {
+    await runRemove(name);
+  });
+
 for (const task of ['caption', 'answer'] as const) {
   const command = program.command(task);
   command.description(task === 'caption' ? 'caption an image' : 'answer a question about an image').argument('<variant-dir>', 'a folder written by convert').argument('<image>', 'image file');
@@ -62,7 +98,12 @@ for (const task of ['caption', 'answer'] as const) {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  const message = error instanceof ServiceError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof ServiceError || error instanceof HubError
+      ? `${error instanceof HubError ? error.kind : error.code}: ${error.message}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
   process.stderr.write(`blip-gateway: ${message}\n`);
-  process.exitCode = 1;
+  process.exitCode = error instanceof HubError ? error.exitCode : 1;
 }

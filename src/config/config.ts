@@ -1,7 +1,9 @@
-import { isIP } from 'node:net';
-import { totalmem } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { homedir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, createReader } from './reader.ts';
+
+export { ConfigError } from './reader.ts';
 import type { ImageLimits } from '../image/decode.ts';
 import { APOLLO_STUDIO_ORIGINS, DEFAULT_IMAGE_LIMITS, DEFAULT_LIMITS, DEFAULT_SERVER } from './defaults.ts';
 
@@ -40,6 +42,7 @@ export interface Config {
   readonly fleet: FleetConfig;
   readonly cors: CorsConfig;
   readonly streams: StreamLimits;
+  readonly hub: HubConfig;
 }
 
 /** Bounds on what one client (by IP address) holds open on the streaming transports (graphql-ws, graphql-sse). */
@@ -72,6 +75,20 @@ export interface CorsConfig {
   readonly anyOrigin: boolean;
   /** The origins allowed besides the server's own, when `anyOrigin` is false (`scheme://host[:port]`, lower case). */
   readonly origins: readonly string[];
+}
+
+/** Where and how models are pulled from the Hugging Face Hub (the CLI's `pull` and the `installModel` mutation). */
+export interface HubConfig {
+  /** `HF_ENDPOINT`: the Hub or a mirror, without a trailing slash. */
+  readonly endpoint: string;
+  /** `HF_TOKEN`, for private and gated repositories. */
+  readonly token: string | undefined;
+  /** `HF_HUB_OFFLINE=1`: only the cache is used; no request leaves the machine. */
+  readonly offline: boolean;
+  /** `HF_HUB_CACHE`, else `HF_HOME/hub`, else `XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. */
+  readonly cacheDir: string;
+  /** `AUTO_INSTALL=true`: a request for a listed but not installed variant starts its install. */
+  readonly autoInstall: boolean;
 }
 
 export interface RateLimitConfig {
@@ -130,17 +147,6 @@ export interface ImageFetchConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A bad environment variable: the message names it and quotes what it received. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    expected: string,
-    received: string,
-  ) {
-    super(`Expected ${expected} for ${variable} but received ${JSON.stringify(received)}`);
-    this.name = 'ConfigError';
-  }
-}
 
 /** The repository checkout this file belongs to. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -232,6 +238,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       connectionsPerClient: read.integer('STREAM_MAX_CONNECTIONS_PER_CLIENT', DEFAULT_SERVER.streamConnectionsPerClient, 1, 100_000),
       subscriptionsPerClient: read.integer('STREAM_MAX_SUBSCRIPTIONS_PER_CLIENT', DEFAULT_SERVER.streamSubscriptionsPerClient, 1, 100_000),
     },
+    hub: readHubConfig(read),
   };
   return deepFreeze(config);
 }
@@ -247,124 +254,27 @@ function corsConfig(listed: string[] | undefined, production: boolean, introspec
   return { anyOrigin: false, origins: [...new Set([...(listed ?? []), ...studio])] };
 }
 
-// Private: one parser per kind of value, all reporting through ConfigError.
-function createReader(env: Readonly<Record<string, string | undefined>>) {
-  const raw = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const value = raw(name);
-    if (value === undefined) return fallback;
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new ConfigError(name, `an integer from ${min} to ${max}`, value);
-    }
-    return Number(value);
-  };
+/** The Hub settings alone (for the CLI, which must not fail on server-only variables). */
+export function loadHubConfig(env: Readonly<Record<string, string | undefined>> = process.env): HubConfig & { registryDir: string } {
+  const read = createReader(env);
+  const repoRoot = resolve(read.string('REPO_ROOT', REPO_ROOT));
+  return { ...readHubConfig(read), registryDir: read.path('REGISTRY_DIR', resolve(repoRoot, 'registry'), repoRoot) };
+}
+
+function readHubConfig(read: ReturnType<typeof createReader>): HubConfig {
+  const endpoint = read.string('HF_ENDPOINT', 'https://huggingface.co').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+/.test(endpoint)) throw new ConfigError('HF_ENDPOINT', 'an http(s) URL such as https://huggingface.co', endpoint);
+  const token = read.optionalString('HF_TOKEN');
+  // @huggingface/hub refuses other tokens; saying so at start-up beats a failure at the first pull.
+  if (token !== undefined && !token.startsWith('hf_')) throw new ConfigError('HF_TOKEN', 'a Hugging Face token starting with hf_', `${token.slice(0, 3)}…`);
+  const home = read.path('HF_HOME', join(read.path('XDG_CACHE_HOME', join(homedir(), '.cache'), process.cwd()), 'huggingface'), process.cwd());
   return {
-    string: (name: string, fallback: string): string => raw(name) ?? fallback,
-    optionalString: (name: string): string | undefined => raw(name),
-    names: (name: string): string[] => {
-      const value = raw(name);
-      if (value === undefined) return [];
-      const names = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
-      for (const item of names) {
-        if (!/^[\w./@-]+$/.test(item)) throw new ConfigError(name, 'a comma-separated list of model names', item);
-      }
-      return names;
-    },
-    integer,
-    optionalInteger: (name: string, min: number, max: number): number | undefined => (raw(name) === undefined ? undefined : integer(name, 0, min, max)),
-    boolean: (name: string, fallback: boolean): boolean => {
-      const value = raw(name);
-      if (value === undefined) return fallback;
-      const lower = value.toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
-      if (['0', 'false', 'no', 'off'].includes(lower)) return false;
-      throw new ConfigError(name, 'true or false', value);
-    },
-    oneOf: <T extends string>(name: string, values: readonly T[], fallback: T): T => {
-      const value = raw(name);
-      if (value === undefined) return fallback;
-      if (!(values as readonly string[]).includes(value)) throw new ConfigError(name, `one of ${values.join(', ')}`, value);
-      return value as T;
-    },
-    path: (name: string, fallback: string, base: string): string => {
-      const value = raw(name);
-      if (value === undefined) return fallback;
-      return isAbsolute(value) ? value : resolve(base, value);
-    },
-    host: (name: string, fallback: string): string => {
-      const value = raw(name);
-      if (value === undefined) return fallback;
-      if (!/^[A-Za-z0-9.:[\]-]+$/.test(value)) throw new ConfigError(name, 'a host name or IP address', value);
-      return value;
-    },
-    redisUrl: (name: string): string | undefined => {
-      const value = raw(name);
-      if (value === undefined) return undefined;
-      let url: URL | undefined;
-      try {
-        url = new URL(value);
-      } catch {
-        url = undefined;
-      }
-      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
-        throw new ConfigError(name, 'a redis:// or rediss:// URL', value.replace(/\/\/[^@/]*@/, '//***@'));
-      }
-      return value;
-    },
-    trustProxy: (name: string): number | string[] | false => {
-      const value = raw(name);
-      if (value === undefined || value.toLowerCase() === 'false') return false;
-      if (/^\d+$/.test(value)) return integer(name, 0, 0, 100);
-      const entries = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
-      for (const entry of entries) {
-        if (!isProxyAddress(entry)) throw new ConfigError(name, 'a hop count or a comma-separated list of IP addresses, CIDRs, loopback, linklocal or uniquelocal', entry);
-      }
-      return entries;
-    },
-    /** Comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`; undefined when unset. */
-    origins: (name: string): string[] | undefined => {
-      const value = raw(name);
-      if (value === undefined) return undefined;
-      const origins = value.split(',').map((origin) => origin.trim().toLowerCase().replace(/\/$/, '')).filter((origin) => origin !== '');
-      for (const origin of origins) {
-        if (origin !== '*' && !isOrigin(origin)) throw new ConfigError(name, 'a comma-separated list of origins (https://app.example.com) or *', origin);
-      }
-      return origins;
-    },
-    hosts: (name: string): string[] => {
-      const value = raw(name);
-      if (value === undefined) return [];
-      const hosts = value.split(',').map((host) => host.trim().toLowerCase()).filter((host) => host !== '');
-      for (const host of hosts) {
-        if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host) && !/^\[[0-9a-f:]+\]$/.test(host)) {
-          throw new ConfigError(name, 'a comma-separated list of host names (example.com or *.example.com)', host);
-        }
-      }
-      return hosts;
-    },
+    endpoint,
+    token,
+    offline: read.boolean('HF_HUB_OFFLINE', false),
+    cacheDir: read.path('HF_HUB_CACHE', join(home, 'hub'), process.cwd()),
+    autoInstall: read.boolean('AUTO_INSTALL', false),
   };
-}
-
-/** An address, a CIDR, or one of proxy-addr's names (what Express's `trust proxy` list accepts). */
-function isProxyAddress(entry: string): boolean {
-  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
-  const [address, bits, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
-}
-
-function isOrigin(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
-  } catch {
-    return false;
-  }
 }
 
 function deepFreeze<T>(value: T): T {

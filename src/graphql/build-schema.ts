@@ -43,11 +43,11 @@ export async function printGatewaySchema(): Promise<string> {
 /** The resolver instances of one server. */
 export function createResolverContainer(services: GatewayServices): ContainerType {
   const instances = new Map<unknown, object>([
-    [ModelResolver, new ModelResolver(services.registry, services.redact)],
+    [ModelResolver, new ModelResolver(services.registry, services.redact, services.installs)],
     [LimitsResolver, new LimitsResolver(services.config)],
     [UploadResolver, new UploadResolver(services.images, services.loadImage)],
     [InferenceResolver, new InferenceResolver(services.requests, services.config.limits.batchItems)],
-    [AdminResolver, new AdminResolver(services.registry, services.config.adminApiKey, services.redact)],
+    [AdminResolver, new AdminResolver(services.registry, services.config.adminApiKey, services.redact, services.installs)],
     [StreamResolver, new StreamResolver(services.requests)],
   ]);
   return {

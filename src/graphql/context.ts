@@ -1,5 +1,6 @@
 import type { ContainerType, ResolverData } from 'type-graphql';
 import type { Config } from '../config/config.ts';
+import type { InstallJobs } from '../hub/install-jobs.ts';
 import type { InferenceRequests } from '../gateway/requests.ts';
 import type { RequestRecord } from '../gateway/request-record.ts';
 import type { ManagedRegistry } from '../registry/types.ts';
@@ -15,6 +16,8 @@ export interface GatewayServices {
   loadImage: ImageLoader;
   /** Removes server folders from messages sent to clients. */
   redact: (message: string) => string;
+  /** Installs from the Hugging Face Hub (installModel, Model.install); absent where a server does not offer them. */
+  installs?: InstallJobs;
 }
 
 /** Per request. */

@@ -2,6 +2,8 @@ import { GraphQLSafeInt } from 'graphql-scalars';
 import { Directive, Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { VariantInfo } from '../registry/types.ts';
 import { UnreachableCaseError } from '../errors.ts';
+import type { InstallStatus } from '../hub/install-jobs.ts';
+import { ModelInstall, toModelInstall } from './model-install.type.ts';
 
 export enum ModelTask {
   CAPTION = 'CAPTION',
@@ -86,6 +88,9 @@ export class Model {
   @Field(() => String, { description: 'The Hugging Face id or checkpoint folder the variant is made from.' })
   source!: string;
 
+  @Field(() => String, { nullable: true, description: 'The Hugging Face commit the installed files were converted from (pulled variants), else null.' })
+  revision!: string | null;
+
   @Field(() => String, { nullable: true, description: 'The command that installs the variant, when it is not installed.' })
   installCommand!: string | null;
 
@@ -97,10 +102,13 @@ export class Model {
 
   @Field(() => Boolean, { description: 'Never evicted to make room in the memory budget (PIN_MODELS, or pinModel).' })
   pinned!: boolean;
+
+  @Field(() => ModelInstall, { nullable: true, description: 'The last install from the API (installModel, AUTO_INSTALL) since the server started; null when none.' })
+  install!: ModelInstall | null;
 }
 
-/** `redact` removes server folders from the load error's message. */
-export function toModel(info: VariantInfo, redact: (message: string) => string = (message) => message): Model {
+/** `redact` removes server folders from the load error's message (and the install's). */
+export function toModel(info: VariantInfo, redact: (message: string) => string = (message) => message, install?: InstallStatus): Model {
   return {
     name: info.name,
     aliases: [...info.aliases],
@@ -112,10 +120,12 @@ export function toModel(info: VariantInfo, redact: (message: string) => string =
     parameters: info.parameters,
     bytes: info.bytes,
     source: info.source,
+    revision: info.revision,
     installCommand: info.installCommand,
     loadError: info.loadError ? { code: info.loadError.code, message: redact(info.loadError.message) } : null,
     batching: { maxBatchSize: info.batching.maxBatchSize, maxQueueDelayMs: info.batching.maxQueueDelayMs, maxQueueSize: info.batching.maxQueueSize },
     pinned: info.pinned,
+    install: install ? toModelInstall(install, redact) : null,
   };
 }
 

@@ -43,6 +43,8 @@ export interface VariantInfo {
   bytes: number | null;
   /** Hugging Face id or checkpoint folder the variant is made from. */
   source: string;
+  /** The Hub commit the installed files were converted from (`blip-gateway pull`), else null. */
+  revision: string | null;
   /** How to install it when it is not installed (a command line), else null. */
   installCommand: string | null;
   batching: BatchingSettings;

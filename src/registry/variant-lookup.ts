@@ -27,6 +27,7 @@ export function describeVariant(variant: Variant, repoRoot: string, inFlight: nu
     parameters: installed ? installation.manifest.parameters : null,
     bytes: installed ? installation.bytes : null,
     source: config.source.kind === 'huggingFace' ? config.source.id : config.source.path,
+    revision: installed ? (installation.manifest.source.revision ?? null) : null,
     installCommand: installed ? null : installCommandOf(entry, repoRoot),
     batching: { ...config.batching },
     directory: entry.dir,
@@ -40,9 +41,8 @@ export function installCommandOf(entry: RegistryEntry, repoRoot: string): string
   const fromRoot = relative(repoRoot, entry.dir);
   const out = fromRoot === '' || fromRoot.startsWith('..') || isAbsolute(fromRoot) ? entry.dir : fromRoot;
   const source = entry.config.source;
-  // The placeholder stays unquoted: it is for a person to replace, not for a shell.
-  const input = source.kind === 'huggingFace' ? `<folder with the downloaded ${source.id} files>` : quote(source.path);
-  return `npx blip-gateway convert ${input} --out ${quote(out)}`;
+  if (source.kind === 'huggingFace') return `npx blip-gateway pull ${quote(entry.config.name)}`;
+  return `npx blip-gateway convert ${quote(source.path)} --out ${quote(out)}`;
 }
 
 export function namedVariant(byName: ReadonlyMap<string, Variant>, nameOrAlias: string): Variant {

@@ -53,6 +53,9 @@ export interface VariantManifest {
     weightsFile: string;
     weightsSha256: string | null;
     randomSeed: number | null;
+    /** Pulled from the Hugging Face Hub (`blip-gateway pull`): the repository and the 40-character commit. */
+    huggingFace?: string;
+    revision?: string;
   };
   graphs: GraphFiles;
   /** Every file of the variant (paths relative to the folder) with its size and sha256. */

@@ -104,7 +104,7 @@ describe('GraphQL errors: every code from a real bad input', () => {
 
   it('MODEL_NOT_INSTALLED: an official variant that is not installed, with extensions.installCommand', async () => {
     const official = models.find((m) => !m.installed && m.task === 'CAPTION') as ModelFieldsFragment;
-    expect(official.installCommand).toMatch(/^npx blip-gateway convert /);
+    expect(official.installCommand).toMatch(/^npx blip-gateway pull /);
     expect(await captionError({ image: image(), model: official.name })).toEqual(
       single('caption', `Model "${official.name}" is not installed. Install it with: ${official.installCommand}`, {
         code: 'MODEL_NOT_INSTALLED',

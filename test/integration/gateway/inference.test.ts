@@ -59,7 +59,7 @@ describe('GraphQL inference over HTTP (every shipped variant)', () => {
       expect(defaultFor(task).parameters).toBeGreaterThan(0);
       expect(defaultFor(task).bytes).toBeGreaterThan(0);
     }
-    for (const model of models.filter((m) => !m.installed)) expect(model.installCommand).toMatch(/^npx blip-gateway convert /);
+    for (const model of models.filter((m) => !m.installed)) expect(model.installCommand).toMatch(/^npx blip-gateway (pull|convert) /);
   });
 
   it('captions with every installed caption variant exactly as BlipPipeline does', async () => {

@@ -1,4 +1,4 @@
-import { totalmem } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, REPO_ROOT } from '../../../src/config/config.ts';
@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       fleet: { redisUrl: undefined, redisKeyPrefix: 'blip-gateway:', trustProxy: false, shutdownDrainMs: 0 },
       cors: { anyOrigin: true, origins: [] },
       streams: { connectionsPerClient: 8, subscriptionsPerClient: 16 },
+      hub: { endpoint: 'https://huggingface.co', token: undefined, offline: false, cacheDir: join(homedir(), '.cache', 'huggingface', 'hub'), autoInstall: false },
     });
   });
 

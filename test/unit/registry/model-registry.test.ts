@@ -85,7 +85,8 @@ describe('FileModelRegistry', () => {
         parameters: null,
         bytes: null,
         source: 'Salesforce/blip-vqa-base',
-        installCommand: 'npx blip-gateway convert <folder with the downloaded Salesforce/blip-vqa-base files> --out registry/blip-vqa-base',
+        revision: null,
+        installCommand: 'npx blip-gateway pull blip-vqa-base',
         batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64, maxRows: 32 },
         directory: join(temp.root, 'blip-vqa-base'),
         pinned: false,
@@ -141,7 +142,7 @@ describe('FileModelRegistry', () => {
 
     it('refuses a known variant that is not installed, with the command that installs it', () => {
       const error = thrown(() => registry.resolve('Salesforce/blip-base', 'caption'));
-      const installCommand = 'npx blip-gateway convert <folder with the downloaded Salesforce/blip-base files> --out registry/blip-base';
+      const installCommand = 'npx blip-gateway pull blip-base';
       expect(error.code).toBe('MODEL_NOT_INSTALLED');
       expect(error.message).toBe(`Model "blip-base" is not installed. Install it with: ${installCommand}`);
       expect(error.details).toEqual({ model: 'blip-base', installCommand });

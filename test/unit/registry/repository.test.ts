@@ -146,7 +146,7 @@ describe('the committed registry/', () => {
     expect(registry.find('Salesforce/blip-vqa-capfilt-large')?.name).toBe('blip-vqa-capfilt-large');
     const base = registry.find('blip-base')!;
     if (!base.installed) {
-      expect(base.installCommand).toBe('npx blip-gateway convert <folder with the downloaded Salesforce/blip-image-captioning-base files> --out registry/blip-base');
+      expect(base.installCommand).toBe('npx blip-gateway pull blip-base');
     }
     await registry.close();
   });
