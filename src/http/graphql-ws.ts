@@ -48,7 +48,7 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
     try {
       release = streams.openConnection(clientOf(req));
     } catch (error) {
-      if (error instanceof ServiceError) return refuse(socket, 429, error.code, error.message);
+      if (error instanceof ServiceError) return refuse(socket, 429, error.code, error.message, error.details);
       throw error;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -89,8 +89,8 @@ export function clientOf(req: IncomingMessage): string {
 }
 
 // Private: an HTTP answer on the raw socket, in place of the 101.
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+function refuse(socket: Duplex, status: number, code: string, message: string, details: Record<string, unknown> = {}): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code, ...details } }] });
   const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
