@@ -83,6 +83,17 @@ describe('captionStream and answerStream over graphql-ws and graphql-sse', () =>
     expect(tooLong.results[0].errors![0].extensions).toEqual({ code: 'QUESTION_TOO_LONG', chars: 1000, maxChars: 500 });
   });
 
+  it('graphql-sse also takes GET with the operation in the URL (as EventSource sends it)', async () => {
+    const input = { image: IMAGE, model: 'blip-tiny' };
+    const mutation = (await t.gql(CaptionDocument, { input })).body.data!.caption;
+    const query = 'subscription($input: CaptionInput!) { captionStream(input: $input) { text done } }';
+    const response = await fetch(`${t.url}/graphql/stream?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ input }))}`, { headers: { accept: 'text/event-stream' } });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain(`event: next\ndata: ${JSON.stringify({ data: { captionStream: { text: mutation.caption, done: true } } })}\n`);
+    expect(text).toMatch(/event: complete\n/);
+  });
+
   it.each(TRANSPORTS)('%s: request errors keep the codes of POST /graphql; queries and mutations are refused here', async (transport) => {
     const codeOf = (streamed: Streamed<unknown> & { status?: number }) => {
       // graphql-ws: an `error` message; graphql-sse: HTTP 400 with a JSON body, as POST /graphql.
