@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ServiceError } from '../errors.ts';
 import type { ClientStreams } from '../gateway/client-streams.ts';
+import type { TokenBuckets } from '../gateway/token-bucket.ts';
 import type { OriginPolicy } from './cors.ts';
 import type { StreamOperations } from './stream-operations.ts';
 
@@ -19,6 +20,8 @@ export interface GraphQLWsOptions {
   streams: ClientStreams;
   /** Largest message a client may send (an operation with a base64 image). */
   maxPayloadBytes: number;
+  /** The HTTP routes' rate limit, when on: a handshake takes a token like a request. */
+  buckets?: TokenBuckets;
 }
 
 export interface GraphQLWsServer {
@@ -32,6 +35,7 @@ export interface GraphQLWsServer {
  * - an origin that CORS would refuse gets 403: a page elsewhere must not use its visitor's browser to hold a
  *   socket here (cross-site WebSocket hijacking), since browsers do not apply CORS to WebSockets;
  * - a handshake without the `graphql-transport-ws` subprotocol gets 400;
+ * - a client over its rate limit (when RATE_LIMIT_PER_MINUTE is set) gets 429 RATE_LIMITED;
  * - a client at its connection bound gets 429 TOO_MANY_CONNECTIONS.
  */
 export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
@@ -44,6 +48,8 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
     if (!options.origins.allows(req)) return refuse(socket, 403, 'FORBIDDEN', `WebSocket connections from ${req.headers.origin} are not allowed (see CORS_ORIGINS)`);
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!protocols.includes(GRAPHQL_TRANSPORT_WS)) return refuse(socket, 400, 'BAD_REQUEST', `Expected the WebSocket subprotocol ${GRAPHQL_TRANSPORT_WS}`);
+    const waitMs = options.buckets?.take(clientOf(req)) ?? 0;
+    if (waitMs > 0) return refuse(socket, 429, 'RATE_LIMITED', `Too many requests from this client; retry after ${waitMs} ms`, { retryAfterMs: waitMs });
     let release: () => void;
     try {
       release = streams.openConnection(clientOf(req));

@@ -90,3 +90,22 @@ describe('streaming admission: origins, subprotocol, per-client bounds (producti
     await waitFor(async () => (await overSse(t.url, CaptionStreamDocument, { input: SHORT_INPUT })).status === 200, 2000, 'the connection slots to be released');
   });
 });
+
+describe('streaming and the rate limit (when configured)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ env: { RATE_LIMIT_PER_MINUTE: '1', RATE_LIMIT_BURST: '2' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('a WebSocket handshake and an SSE request each take a token: beyond the burst, 429 RATE_LIMITED', async () => {
+    const first = await handshake(wsUrl(t.url), {});
+    expect(first.upgraded).toBe(true);
+    if (first.upgraded) first.socket.close();
+    expect((await overSse(t.url, CaptionStreamDocument, { input: SHORT_INPUT })).status).toBe(200);
+    expect(await handshake(wsUrl(t.url), {})).toMatchObject({ upgraded: false, status: 429, body: { errors: [{ extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) } }] } });
+    expect(await overSse(t.url, CaptionStreamDocument, { input: SHORT_INPUT })).toMatchObject({ status: 429, error: { errors: [{ extensions: { code: 'RATE_LIMITED' } }] } });
+  });
+});
