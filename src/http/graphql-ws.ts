@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ServiceError } from '../errors.ts';
 import type { ClientStreams } from '../gateway/client-streams.ts';
+import { RequestRecord } from '../gateway/request-record.ts';
 import type { TokenBuckets } from '../gateway/token-bucket.ts';
 import type { OriginPolicy } from './cors.ts';
 import type { StreamOperations } from './stream-operations.ts';
@@ -22,6 +23,8 @@ export interface GraphQLWsOptions {
   maxPayloadBytes: number;
   /** The HTTP routes' rate limit, when on: a handshake takes a token like a request. */
   buckets?: TokenBuckets;
+  /** Called with each subscription's record when it completed (metrics; SSE requests get theirs from the HTTP log). */
+  onCompleted?: (record: RequestRecord) => void;
 }
 
 export interface GraphQLWsServer {
@@ -42,6 +45,9 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
   const { operations, streams } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols: (protocols) => (protocols.has(GRAPHQL_TRANSPORT_WS) ? GRAPHQL_TRANSPORT_WS : false) });
   const signals = new WeakMap<object, AbortSignal>();
+  // Per connection context, per subscription id: what the subscription did, observed when it completes.
+  const records = new WeakMap<object, Map<string, RequestRecord>>();
+  let nextRecord = 0;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== options.path) return refuse(socket, 404, 'NOT_FOUND', `No WebSocket endpoint at this path; use ${options.path}`);
@@ -71,9 +77,21 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
 
   const server = useServer(
     {
-      onSubscribe: (ctx, _id, payload) => {
-        const context = operations.context(clientOf(ctx.extra.request), signals.get(ctx.extra.socket) ?? new AbortController().signal);
-        return operations.prepare(payload, context);
+      onSubscribe: (ctx, id, payload) => {
+        const record = new RequestRecord(`ws-${++nextRecord}`);
+        if (typeof payload.operationName === 'string') record.graphqlOperationName = payload.operationName.slice(0, 100);
+        const context = operations.context(clientOf(ctx.extra.request), signals.get(ctx.extra.socket) ?? new AbortController().signal, record);
+        const prepared = operations.prepare(payload, context);
+        if (!Array.isArray(prepared)) {
+          const byId = records.get(ctx) ?? new Map<string, RequestRecord>();
+          records.set(ctx, byId.set(id, record));
+        }
+        return prepared;
+      },
+      onComplete: (ctx, id) => {
+        const record = records.get(ctx)?.get(id);
+        records.get(ctx)?.delete(id);
+        if (record) options.onCompleted?.(record);
       },
       onNext: (_ctx, _id, _payload, _args, result) => operations.formatResult(result),
       onError: (_ctx, _id, _payload, errors) => operations.formatErrors(errors),

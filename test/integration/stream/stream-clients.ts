@@ -61,7 +61,8 @@ export async function scrape(url: string): Promise<Map<string, number>> {
   for (const line of (await (await fetch(`${url}/metrics`)).text()).split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || line.startsWith('#')) continue;
-    samples.set(match[2] ? `${match[1]}{${match[2]}}` : match[1], Number(match[3]));
+    const labels = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=")/).filter((pair) => pair !== '').sort().join(',');
+    samples.set(labels ? `${match[1]}{${labels}}` : match[1], Number(match[3]));
   }
   return samples;
 }
