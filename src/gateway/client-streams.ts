@@ -14,13 +14,13 @@ export class ClientStreams {
   /** Throws TOO_MANY_CONNECTIONS when the client is at its bound. */
   openConnection(client: string): () => void {
     const max = this.limits.connectionsPerClient;
-    return take(this.connections, client, max, () => new ServiceError(ErrorCode.TOO_MANY_CONNECTIONS, `This client already holds ${max} streaming connections, the most this server allows; close one first`, { details: { maxConnections: max } }));
+    return take(this.connections, client, max, () => new ServiceError(ErrorCode.TOO_MANY_CONNECTIONS, `This client already holds the most streaming connections this server allows (${max}); close one first`, { details: { maxConnections: max } }));
   }
 
   /** Throws TOO_MANY_SUBSCRIPTIONS when the client is at its bound. */
   startSubscription(client: string): () => void {
     const max = this.limits.subscriptionsPerClient;
-    return take(this.subscriptions, client, max, () => new ServiceError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `This client already runs ${max} subscriptions, the most this server allows; end one first`, { details: { maxSubscriptions: max } }));
+    return take(this.subscriptions, client, max, () => new ServiceError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `This client already runs the most subscriptions this server allows (${max}); end one first`, { details: { maxSubscriptions: max } }));
   }
 
   /** Open connections and running subscriptions of one client (for tests and diagnostics). */

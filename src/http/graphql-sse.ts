@@ -13,8 +13,9 @@ import type { StreamOperations } from './stream-operations.ts';
 
 /**
  * GraphQL over Server-Sent Events (graphql-sse, "distinct connections" mode: one request per subscription, GET with
- * the query in the URL or POST with a JSON body, `accept: text/event-stream`). Request errors (parse, validation)
- * and the subscription's own errors arrive as `next` events with the usual `extensions.code`, then `complete`.
+ * the query in the URL or POST with a JSON body, `accept: text/event-stream`). Request errors (parse, validation,
+ * variables) get HTTP 400 with a JSON body, as on POST /graphql; the subscription's own errors arrive as a `next`
+ * event with the usual `extensions.code`, then `complete`.
  */
 export function graphqlSse(operations: StreamOperations): RequestHandler {
   const handler = createHandler({
@@ -23,7 +24,10 @@ export function graphqlSse(operations: StreamOperations): RequestHandler {
       const context = operations.context(clientOf(req.raw), abortOnClose(res), recordOf(res));
       const prepared = operations.prepare(params, context);
       // graphql-sse types the context as a plain record; ours is an interface (the cast changes nothing at run time).
-      return Array.isArray(prepared) ? { errors: prepared } : (prepared as ExecutionArgs as OperationArgs);
+      if (!Array.isArray(prepared)) return prepared as ExecutionArgs as OperationArgs;
+      // Request errors answer as POST /graphql does: HTTP 400 with a JSON body, before any event stream opens.
+      const body = JSON.stringify({ errors: operations.formatErrors(prepared) });
+      return [body, { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
     },
     // Formatted errors are what gets serialized; graphql-sse's types expect GraphQLError instances there.
     onNext: (_ctx, _req, result) => operations.formatResult(result as ExecutionResult) as ExecutionResult,

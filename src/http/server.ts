@@ -136,7 +136,7 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     graphqlSse(operations),
     bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
   );
-  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes });
+  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes, buckets, onCompleted: (record) => metrics.observeRequest(record, 'graphql') });
 
   app.use(
     '/graphql',

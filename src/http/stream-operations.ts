@@ -1,5 +1,6 @@
 import {
   getOperationAST,
+  getVariableValues,
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
   parse,
@@ -82,7 +83,10 @@ export function createStreamOperations(options: StreamOperationsOptions): Stream
       if (operation.operation !== 'subscription') {
         return [codedError(`Only subscriptions are served over this transport; send ${operation.operation === 'query' ? 'queries' : 'mutations'} to POST /graphql`, 'BAD_REQUEST')];
       }
-      const variableValues = isObject(request.variables) ? request.variables : undefined;
+      // Variables are checked here too, so that a wrong one is a request error on both transports (BAD_USER_INPUT).
+      const variableValues = isObject(request.variables) ? request.variables : {};
+      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variableValues, { maxErrors: 10 });
+      if (coerced.errors) return coerced.errors.map((error) => withCode(error, 'BAD_USER_INPUT'));
       return { schema, document, operationName, variableValues, contextValue };
     },
     context(client, signal, record) {

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnswerDocument, CaptionDocument, UploadImageDocument } from '../../generated/graphql.ts';
+import { AnswerDocument, CaptionDocument, CaptionStreamDocument, UploadImageDocument } from '../../generated/graphql.ts';
 import { launchChromium } from '../../helpers/chromium.ts';
 import { base64Image, startTestServer, type TestServer } from '../gateway/helpers.ts';
 
@@ -103,5 +103,67 @@ describe('a page on another origin calls the gateway from Chromium', () => {
       }
     }, `${closed.url}/graphql`);
     expect(outcome).toBe('TypeError: Failed to fetch');
+  });
+
+  it('streams a caption over a WebSocket (graphql-transport-ws) and over SSE (fetch), ending with the mutation\'s result', async () => {
+    const input = { image: { base64: base64Image(IMAGE) }, model: 'blip-tiny' };
+    const expected = (await t.gql(CaptionDocument, { input })).body.data!.caption;
+    const query = print(CaptionStreamDocument);
+    const overWebSocket = await page.evaluate(
+      ({ url, query, input }) =>
+        new Promise<{ protocol: string; messages: any[] }>((resolve, reject) => {
+          const socket = new WebSocket(url, 'graphql-transport-ws');
+          const messages: any[] = [];
+          socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init' }));
+          socket.onerror = () => reject(new Error('WebSocket error'));
+          socket.onmessage = (message) => {
+            const data = JSON.parse(message.data);
+            if (data.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { input } } }));
+            else messages.push(data);
+            if (data.type === 'complete' || data.type === 'error') {
+              socket.close();
+              resolve({ protocol: socket.protocol, messages });
+            }
+          };
+        }),
+      { url: `${t.url.replace('http', 'ws')}/graphql`, query, input },
+    );
+    expect(overWebSocket.protocol).toBe('graphql-transport-ws');
+    expect(overWebSocket.messages.at(-1)).toEqual({ id: '1', type: 'complete' });
+    const wsEvents = overWebSocket.messages.filter((m) => m.type === 'next').map((m) => m.payload.data.captionStream);
+    expect(wsEvents.at(-1)).toEqual({ text: expected.caption, delta: expect.any(String), done: true, result: { ...expected, timings: expect.any(Object) } });
+
+    const overSse = await page.evaluate(
+      async ({ url, query, input }) => {
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query, variables: { input } }) });
+        const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+        let text = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+        return { status: response.status, type: response.headers.get('content-type'), text };
+      },
+      { url: `${t.url}/graphql/stream`, query, input },
+    );
+    expect(overSse.status).toBe(200);
+    expect(overSse.type).toMatch(/^text\/event-stream/);
+    const sseEvents = [...overSse.text.matchAll(/^event: next\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]).data.captionStream);
+    expect(sseEvents.at(-1)).toEqual({ text: expected.caption, delta: expect.any(String), done: true, result: { ...expected, timings: expect.any(Object) } });
+    expect(overSse.text).toMatch(/event: complete\n/);
+  });
+
+  it('a production server refuses the WebSocket of a page on another origin (no connection opens)', async () => {
+    const outcome = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve) => {
+          const socket = new WebSocket(url, 'graphql-transport-ws');
+          socket.onopen = () => resolve('opened');
+          socket.onclose = (event) => resolve(`closed ${event.code}`);
+        }),
+      `${closed.url.replace('http', 'ws')}/graphql`,
+    );
+    expect(outcome).toBe('closed 1006');
   });
 });
