@@ -35,11 +35,17 @@ export interface TokenIds {
   pad: number;
 }
 
+/** The weights' number format: 'int8' variants run their MatMul weights as int8 (src/onnx/quantize.ts). */
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+
 export interface VariantManifest {
   format: typeof MANIFEST_FORMAT;
   name: string;
   task: BlipTask;
   architecture: string;
+  /** Absent in manifests written before precisions existed, which are all fp32; readManifest fills it in. */
+  precision: Precision;
   source: {
     /** What was converted: a checkpoint folder, or `random(seed=N)` for benchmark models. */
     checkpoint: string;
@@ -118,5 +124,6 @@ export function validateManifest(json: unknown, file: string): VariantManifest {
   int(gen.maxLength, 'generation.maxLength', 1);
   int(gen.minLength, 'generation.minLength');
   int(gen.numBeams, 'generation.numBeams', 1);
-  return json as VariantManifest;
+  if (m.precision !== undefined && !PRECISIONS.includes(m.precision as Precision)) fail('precision', '"fp32" or "int8"', m.precision);
+  return { ...(json as VariantManifest), precision: (m.precision as Precision | undefined) ?? 'fp32' };
 }
