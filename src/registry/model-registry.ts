@@ -461,6 +461,7 @@ export class FileModelRegistry implements ManagedRegistry {
       loadError: slot.state === 'failed' ? { code: slot.error.code, message: slot.error.message } : null,
       isDefault: config.isDefault,
       parameters: installed ? installation.manifest.parameters : null,
+      precision: config.precision,
       bytes: installed ? installation.bytes : null,
       source: config.source.kind === 'huggingFace' ? config.source.id : config.source.path,
       installCommand: installed ? null : this.installCommand(entry),
@@ -478,7 +479,7 @@ export class FileModelRegistry implements ManagedRegistry {
     const source = entry.config.source;
     // The placeholder stays unquoted: it is for a person to replace, not for a shell.
     const input = source.kind === 'huggingFace' ? `<folder with the downloaded ${source.id} files>` : quote(source.path);
-    return `npx blip-gateway convert ${input} --out ${quote(out)}`;
+    return `npx blip-gateway convert ${input} --out ${quote(out)}${entry.config.precision === 'fp32' ? '' : ` --precision ${entry.config.precision}`}`;
   }
 
   private named(nameOrAlias: string): Variant {

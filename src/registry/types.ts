@@ -1,5 +1,6 @@
 import type { BlipTask } from '../checkpoint/blip-config.ts';
 import type { BlipWorker } from '../blip/worker/blip-worker.ts';
+import type { Precision } from '../variant/manifest.ts';
 
 /**
  * The model registry: one folder per variant under `registry/` (Triton-style). `variant.json` (committed, written by
@@ -39,6 +40,8 @@ export interface VariantInfo {
   isDefault: boolean;
   /** From the manifest when installed. */
   parameters: number | null;
+  /** The variant's weight precision (variant.json; an installed manifest agrees). */
+  precision: Precision;
   /** Bytes on disk of the converted files, when installed. */
   bytes: number | null;
   /** Hugging Face id or checkpoint folder the variant is made from. */
