@@ -82,6 +82,7 @@ describe('FileModelRegistry', () => {
         loadError: null,
         isDefault: false,
         parameters: null,
+        precision: 'fp32',
         bytes: null,
         source: 'Salesforce/blip-vqa-base',
         installCommand: 'npx blip-gateway convert <folder with the downloaded Salesforce/blip-vqa-base files> --out registry/blip-vqa-base',
