@@ -33,6 +33,8 @@ export interface ConvertOptions {
   name?: string;
   /** 'int8' quantizes the MatMul weights of every graph (default 'fp32'). */
   precision?: Precision;
+  /** Overrides the int8 operator form of some graphs, by file name (for measurements). */
+  int8Forms?: Record<string, Int8Form>;
   /** Called as weights are written; `done`/`total` in bytes of float32 weights. */
   onProgress?: (event: { graph: string; done: number; total: number }) => void;
   onWarning?: (message: string) => void;
@@ -83,7 +85,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
       await body(g);
       let dataInfo = data.close();
       let bytes = g.encode(doc);
-      if (int8) ({ bytes, data: dataInfo } = quantizeAndEncode(g.toModel(doc), { form: INT8_FORMS[file], from: data.path, to: join(outDir, `${file}.data`) }));
+      if (int8) ({ bytes, data: dataInfo } = quantizeAndEncode(g.toModel(doc), { form: options.int8Forms?.[file] ?? INT8_FORMS[file], from: data.path, to: join(outDir, `${file}.data`) }));
       await writeFile(join(outDir, file), bytes);
       files[file] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
       files[`${file}.data`] = dataInfo;
