@@ -110,6 +110,15 @@ describe('scanRegistry', () => {
     expect(error.message).toBe(`${join(temp.root, 'y', 'manifest.json')}: expected "y" (the name in ${renamed}) for name but received "x"`);
   });
 
+  it('refuses a manifest with an unknown precision', async () => {
+    await temp.writeVariant('x', officialVariant('x', 'caption'));
+    const dir = await temp.install('x', 'caption');
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, precision: 'bf16' }));
+    const error = await scanError(temp);
+    expect(error.message).toBe(`${join(dir, 'manifest.json')}: expected "fp32" or "int8" for precision but received "bf16"`);
+  });
+
   it('refuses an fp32 folder under an int8 variant.json (a manifest from before precisions counts as fp32)', async () => {
     const file = await temp.writeVariant('x', officialVariant('x', 'caption', { precision: 'int8' }));
     const dir = await temp.install('x', 'caption');
