@@ -16,6 +16,11 @@ export interface Int8Comparison {
   top1Agreement: number;
   /** The fp32 model's greedy tokens per image (what both decoders were fed). */
   tokens: number[][];
+  /**
+   * At each disagreement, how far apart fp32 put the two choices: fp32 logit of its own top token minus its logit of
+   * int8's top token, in units of the standard deviation of that row's fp32 logits. Small values are near-ties.
+   */
+  disagreementMargins: number[];
 }
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>, from = 0, to = a.length): number {
@@ -57,11 +62,14 @@ export async function compareCaptionModels(fp32: BlipModel, int8: BlipModel, pix
   let logits8 = await decoder8.start(rows);
   const tokens: number[][] = rows.map(() => []);
   let agree = 0;
+  const disagreementMargins: number[] = [];
+  const vocab = fp32.manifest.dims.vocabSize;
   for (let step = 0; step < steps; step++) {
     const chosen = argmaxRows(logits32, count);
     const chosen8 = argmaxRows(logits8, count);
     chosen.forEach((token, i) => {
       if (token === chosen8[i]) agree++;
+      else disagreementMargins.push((logits32[i * vocab + token] - logits32[i * vocab + chosen8[i]]) / std(logits32, i * vocab, (i + 1) * vocab));
       tokens[i].push(token);
     });
     if (step + 1 < steps) {
@@ -71,5 +79,14 @@ export async function compareCaptionModels(fp32: BlipModel, int8: BlipModel, pix
   }
   decoder32.dispose();
   decoder8.dispose();
-  return { images: count, steps, embeddingCosines, top1Agreement: agree / (count * steps), tokens };
+  return { images: count, steps, embeddingCosines, top1Agreement: agree / (count * steps), tokens, disagreementMargins };
+}
+
+function std(values: Float32Array, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += values[i];
+  const mean = sum / (to - from);
+  let squares = 0;
+  for (let i = from; i < to; i++) squares += (values[i] - mean) ** 2;
+  return Math.sqrt(squares / (to - from));
 }

@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1' },
     /** 'chosen' (the converter's per-graph choice), or one form for every graph: DynamicQuantizeMatMul, MatMulNBits. */
     form: { type: 'string', default: 'chosen' },
+    /** Overrides --form for the text decoder step graph only. */
+    'decoder-form': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -45,10 +47,14 @@ const log = (message: string) => process.stderr.write(`[int8-gate] ${message}\n`
 
 if (!['chosen', 'DynamicQuantizeMatMul', 'MatMulNBits'].includes(args.form!)) throw new Error(`Expected chosen, DynamicQuantizeMatMul or MatMulNBits for --form but received ${args.form}`);
 const GRAPHS = ['vision_model.onnx', 'decoder_cross_kv.onnx', 'text_decoder.onnx', 'question_encoder.onnx'];
-const int8Forms = args.form === 'chosen' ? undefined : Object.fromEntries(GRAPHS.map((file) => [file, args.form as Int8Form]));
+const FORMS = ['DynamicQuantizeMatMul', 'MatMulNBits'];
+if (args['decoder-form'] !== undefined && !FORMS.includes(args['decoder-form'])) throw new Error(`Expected ${FORMS.join(' or ')} for --decoder-form but received ${args['decoder-form']}`);
+const int8Forms: Record<string, Int8Form> = args.form === 'chosen' ? {} : Object.fromEntries(GRAPHS.map((file) => [file, args.form as Int8Form]));
+if (args['decoder-form']) int8Forms['text_decoder.onnx'] = args['decoder-form'] as Int8Form;
+const formLabel = `${args.form}${args['decoder-form'] ? `+decoder-${args['decoder-form']}` : ''}`;
 
 async function variant(precision: Precision): Promise<string> {
-  const form = precision === 'int8' ? `-${args.form}` : '';
+  const form = precision === 'int8' ? `-${formLabel}` : '';
   const dir = join(args.cache!, `${args.config}-seed${args.seed}-${precision}${form}-v${CONVERTER_VERSION}`);
   try {
     const manifest = await readManifest(dir);
@@ -97,13 +103,14 @@ const meanCosine = comparison.embeddingCosines.reduce((a, b) => a + b, 0) / imag
 const passed = minCosine >= GATE.embeddingCosine && comparison.top1Agreement >= GATE.top1Agreement;
 const report = {
   config: args.config,
-  form: args.form,
+  form: formLabel,
   randomSeed: Number(args.seed),
   images,
   steps,
   gate: GATE,
   embedding_cosine: { min: minCosine, mean: meanCosine, per_image: comparison.embeddingCosines },
   top1_agreement: comparison.top1Agreement,
+  disagreement_margins_in_logit_std: comparison.disagreementMargins.map((m) => Math.round(m * 1000) / 1000),
   int8_batch_invariance_cosine: batchInvariance,
   passed,
   seconds: Math.round((performance.now() - started) / 100) / 10,
