@@ -27,6 +27,8 @@ export interface QuantizeOptions {
   form: Int8Form;
   /** MatMulNBits only: inputs per weight scale (a power of two ≥ 16); default 128. */
   blockSize?: number;
+  /** Weights (initializer names) to leave in float32. */
+  keepFloat?: (weight: string) => boolean;
   /** The external data file the model's initializers point into now. Deleted once the new file is written. */
   from: string;
   /** The external data file to write; initializers of the returned model point into it. */
@@ -67,7 +69,7 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
     nodes.forEach((node, index) => {
       if (dropped.has(index)) return;
       const weight = weightOf(node, initializers);
-      if (!weight) {
+      if (!weight || options.keepFloat?.(weight.name!)) {
         rewritten.push(node);
         return;
       }

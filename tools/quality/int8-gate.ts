@@ -11,7 +11,8 @@
  * Random weights are a weak proxy for real-weight quantization error: trained weights and activations have outlier
  * channels that random ones lack, so passing here is necessary, not sufficient.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import onnxProto from 'onnx-proto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,7 @@ import { BlipModel } from '../../src/blip/blip-model.ts';
 import { preprocessImage } from '../../src/blip/preprocess.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { convertCheckpoint, CONVERTER_VERSION } from '../../src/convert/convert-checkpoint.ts';
-import type { Int8Form } from '../../src/onnx/quantize.ts';
+import { quantizeAndEncode, type Int8Form } from '../../src/onnx/quantize.ts';
 import { readManifest, type Precision } from '../../src/variant/manifest.ts';
 import { datasetScene } from '../scenes/index.ts';
 import { compareCaptionModels, cosine } from './int8-compare.ts';
@@ -37,6 +38,8 @@ const { values: args } = parseArgs({
     form: { type: 'string', default: 'chosen' },
     /** Overrides --form for the text decoder step graph only. */
     'decoder-form': { type: 'string' },
+    /** Experiments: weights (a regular expression on initializer names) left in float32, quantizing the fp32 folder. */
+    'keep-float': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -51,7 +54,8 @@ const FORMS = ['DynamicQuantizeMatMul', 'MatMulNBits'];
 if (args['decoder-form'] !== undefined && !FORMS.includes(args['decoder-form'])) throw new Error(`Expected ${FORMS.join(' or ')} for --decoder-form but received ${args['decoder-form']}`);
 const int8Forms: Record<string, Int8Form> = args.form === 'chosen' ? {} : Object.fromEntries(GRAPHS.map((file) => [file, args.form as Int8Form]));
 if (args['decoder-form']) int8Forms['text_decoder.onnx'] = args['decoder-form'] as Int8Form;
-const formLabel = `${args.form}${args['decoder-form'] ? `+decoder-${args['decoder-form']}` : ''}`;
+const keepFloat = args['keep-float'] === undefined ? undefined : new RegExp(args['keep-float']);
+const formLabel = `${args.form}${args['decoder-form'] ? `+decoder-${args['decoder-form']}` : ''}${keepFloat ? `+keep-${keepFloat.source.replace(/[^\w.-]/g, '_')}` : ''}`;
 
 async function variant(precision: Precision): Promise<string> {
   const form = precision === 'int8' ? `-${formLabel}` : '';
@@ -73,9 +77,27 @@ async function variant(precision: Precision): Promise<string> {
   return dir;
 }
 
+/** The experiment path: quantizes the converted fp32 folder graph by graph, leaving `keep` weights in float32. */
+async function quantizedCopy(fp32Dir: string, keep: RegExp): Promise<string> {
+  const dir = join(args.cache!, `${args.config}-seed${args.seed}-int8-${formLabel}-v${CONVERTER_VERSION}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'fp32'), { recursive: true });
+  const manifest = await readManifest(fp32Dir);
+  for (const file of Object.values(manifest.graphs) as string[]) {
+    await copyFile(join(fp32Dir, `${file}.data`), join(dir, 'fp32', `${file}.data`));
+    const model = onnxProto.onnx.ModelProto.decode(await readFile(join(fp32Dir, file)));
+    const form = int8Forms[file] ?? 'DynamicQuantizeMatMul';
+    const result = quantizeAndEncode(model, { form, keepFloat: (name) => keep.test(name), from: join(dir, 'fp32', `${file}.data`), to: join(dir, `${file}.data`) });
+    await writeFile(join(dir, file), result.bytes);
+  }
+  await copyFile(join(fp32Dir, manifest.tokenizer.file), join(dir, manifest.tokenizer.file));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, precision: 'int8' }));
+  return dir;
+}
+
 const started = performance.now();
 const fp32Dir = await variant('fp32');
-const int8Dir = await variant('int8');
+const int8Dir = keepFloat ? await quantizedCopy(fp32Dir, keepFloat) : await variant('int8');
 const options = { intraOpThreads: Number(args.threads) };
 const fp32 = await BlipModel.load(fp32Dir, await readManifest(fp32Dir), options);
 const int8 = await BlipModel.load(int8Dir, await readManifest(int8Dir), options);

@@ -161,3 +161,25 @@ describe.each(['DynamicQuantizeMatMul', 'MatMulNBits'] as const)('quantizeModel 
     expect(Array.from(out.w2_shape.data as BigInt64Array)).toEqual([BigInt(H), BigInt(N)]);
   });
 });
+
+describe('quantizeModel keepFloat', () => {
+  it('leaves the named weights as float MatMuls and quantizes the rest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quantize-keep-'));
+    try {
+      const data = new WeightFile(join(dir, 'g.onnx.data.fp32'));
+      const g = new GraphBuilder('g', data);
+      const x = g.input('x', 'float32', ['rows', 32]);
+      const h = g.node('MatMul', [x, g.floats('body', weights(32 * 32, 8), [32, 32])]);
+      g.output(g.node('MatMul', [h, g.floats('head', weights(32 * 16, 9), [32, 16])]), 'y', 'float32', ['rows', 16]);
+      data.close();
+      const result = quantizeAndEncode(g.toModel('keep'), { form: 'DynamicQuantizeMatMul', keepFloat: (name) => name === 'head', from: data.path, to: join(dir, 'g.onnx.data') });
+      const nodes = onnx.ModelProto.decode(result.bytes).graph!.node!.filter((n) => n.opType !== 'Identity').map((n) => [n.opType, n.input![1]]);
+      expect(nodes).toEqual([
+        ['DynamicQuantizeMatMul', 'body.int8'],
+        ['MatMul', 'head'],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
