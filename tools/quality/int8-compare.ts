@@ -21,6 +21,8 @@ export interface Int8Comparison {
    * int8's top token, in units of the standard deviation of that row's fp32 logits. Small values are near-ties.
    */
   disagreementMargins: number[];
+  /** Median over all (image, step) pairs of fp32's gap between its best and second-best logit, in the same units. */
+  medianTop2Gap: number;
 }
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>, from = 0, to = a.length): number {
@@ -64,10 +66,12 @@ export async function compareCaptionModels(fp32: BlipModel, int8: BlipModel, pix
   let agree = 0;
   const disagreementMargins: number[] = [];
   const vocab = fp32.manifest.dims.vocabSize;
+  const gaps: number[] = [];
   for (let step = 0; step < steps; step++) {
     const chosen = argmaxRows(logits32, count);
     const chosen8 = argmaxRows(logits8, count);
     chosen.forEach((token, i) => {
+      gaps.push(top2Gap(logits32, i * vocab, (i + 1) * vocab) / std(logits32, i * vocab, (i + 1) * vocab));
       if (token === chosen8[i]) agree++;
       else disagreementMargins.push((logits32[i * vocab + token] - logits32[i * vocab + chosen8[i]]) / std(logits32, i * vocab, (i + 1) * vocab));
       tokens[i].push(token);
@@ -79,7 +83,19 @@ export async function compareCaptionModels(fp32: BlipModel, int8: BlipModel, pix
   }
   decoder32.dispose();
   decoder8.dispose();
-  return { images: count, steps, embeddingCosines, top1Agreement: agree / (count * steps), tokens, disagreementMargins };
+  gaps.sort((a, b) => a - b);
+  const medianTop2Gap = gaps[Math.floor(gaps.length / 2)];
+  return { images: count, steps, embeddingCosines, top1Agreement: agree / (count * steps), tokens, disagreementMargins, medianTop2Gap };
+}
+
+function top2Gap(values: Float32Array, from: number, to: number): number {
+  let best = -Infinity;
+  let second = -Infinity;
+  for (let i = from; i < to; i++) {
+    if (values[i] > best) [best, second] = [values[i], best];
+    else if (values[i] > second) second = values[i];
+  }
+  return best - second;
 }
 
 function std(values: Float32Array, from: number, to: number): number {

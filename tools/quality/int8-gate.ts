@@ -132,6 +132,7 @@ const report = {
   gate: GATE,
   embedding_cosine: { min: minCosine, mean: meanCosine, per_image: comparison.embeddingCosines },
   top1_agreement: comparison.top1Agreement,
+  median_top2_gap_in_logit_std: Math.round(comparison.medianTop2Gap * 1000) / 1000,
   disagreement_margins_in_logit_std: comparison.disagreementMargins.map((m) => Math.round(m * 1000) / 1000),
   int8_batch_invariance_cosine: batchInvariance,
   passed,
