@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { convertCheckpoint, type ConvertSource } from '../models/blip/convert/convert-checkpoint.ts';
+import type { Precision } from '../variant/manifest.ts';
 
 interface ConvertFlags {
   out: string;
@@ -7,6 +8,7 @@ interface ConvertFlags {
   randomWeights?: boolean;
   config?: string;
   seed: number;
+  precision?: Precision;
 }
 
 export async function runConvert(hfDir: string | undefined, flags: ConvertFlags): Promise<void> {
@@ -27,6 +29,7 @@ export async function runConvert(hfDir: string | undefined, flags: ConvertFlags)
     source,
     outDir: flags.out,
     name: flags.name,
+    precision: flags.precision,
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
     onProgress: ({ graph, done, total }) => {
       const now = Date.now();
@@ -37,5 +40,5 @@ export async function runConvert(hfDir: string | undefined, flags: ConvertFlags)
     },
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  process.stderr.write(`wrote ${flags.out}: ${manifest.name} (${manifest.task}, ${(manifest.parameters / 1e6).toFixed(1)} M parameters) in ${seconds} s\n`);
+  process.stderr.write(`wrote ${flags.out}: ${manifest.name} (${manifest.task}, ${manifest.precision}, ${(manifest.parameters / 1e6).toFixed(1)} M parameters) in ${seconds} s\n`);
 }

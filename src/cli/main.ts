@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ServiceError } from '../errors.ts';
+import { PRECISIONS, type Precision } from '../variant/manifest.ts';
 import { runConvert } from './convert-command.ts';
 import { runGenerate } from './generate-command.ts';
 import { runPrepare } from './prepare-command.ts';
 import { HubError } from '../hub/hub-error.ts';
-import { PRECISIONS, type Precision } from '../hub/pull.ts';
 import { runList } from './list-command.ts';
 import { runPull } from './pull-command.ts';
 import { runRemove } from './remove-command.ts';
@@ -15,6 +15,10 @@ const program = new Command('blip-gateway').description('BLIP captioning and VQA
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer for ${name} but received ${value}`);
   return Number(value);
+};
+const precision = (value: string): Precision => {
+  if (!PRECISIONS.includes(value as Precision)) throw new InvalidArgumentError(`Expected ${PRECISIONS.join(' or ')} for --precision but received ${value}`);
+  return value as Precision;
 };
 const number = (name: string) => (value: string) => {
   const n = Number(value);
@@ -31,6 +35,7 @@ program
   .option('--random-weights', 'seeded random weights instead of the checkpoint weights (for benchmarks)')
   .option('--config <file>', 'config.json to build with --random-weights (default: <hf-dir>/config.json)')
   .option('--seed <n>', 'seed for --random-weights', integer('--seed'), 0)
+  .option('--precision <p>', 'fp32, or int8: MatMul weights quantized to int8 (about a quarter of the size)', precision, 'fp32')
   .action(async (hfDir: string | undefined, options) => {
     await runConvert(hfDir, options);
   });

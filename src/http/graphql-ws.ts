@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 import { ServiceError } from '../errors.ts';
 import type { ClientStreams } from '../gateway/client-streams.ts';
 import { RequestRecord } from '../gateway/request-record.ts';
-import type { TokenBuckets } from '../gateway/token-bucket.ts';
+import type { RateLimiter } from '../gateway/token-bucket.ts';
 import type { OriginPolicy } from './cors.ts';
 import type { StreamOperations } from './stream-operations.ts';
 
@@ -22,7 +22,7 @@ export interface GraphQLWsOptions {
   /** Largest message a client may send (an operation with a base64 image). */
   maxPayloadBytes: number;
   /** The HTTP routes' rate limit, when on: a handshake takes a token like a request. */
-  buckets?: TokenBuckets;
+  buckets?: RateLimiter;
   /** Called with each subscription's record when it completed (metrics; SSE requests get theirs from the HTTP log). */
   onCompleted?: (record: RequestRecord) => void;
 }
@@ -54,24 +54,29 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
     if (!options.origins.allows(req)) return refuse(socket, 403, 'FORBIDDEN', `WebSocket connections from ${req.headers.origin} are not allowed (see CORS_ORIGINS)`);
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!protocols.includes(GRAPHQL_TRANSPORT_WS)) return refuse(socket, 400, 'BAD_REQUEST', `Expected the WebSocket subprotocol ${GRAPHQL_TRANSPORT_WS}`);
-    const waitMs = options.buckets?.take(clientOf(req)) ?? 0;
-    if (waitMs > 0) return refuse(socket, 429, 'RATE_LIMITED', `Too many requests from this client; retry after ${waitMs} ms`, { retryAfterMs: waitMs });
-    let release: () => void;
-    try {
-      release = streams.openConnection(clientOf(req));
-    } catch (error) {
-      if (error instanceof ServiceError) return refuse(socket, 429, error.code, error.message, error.details);
-      throw error;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const gone = new AbortController();
-      signals.set(ws, gone.signal);
-      ws.once('close', () => {
-        gone.abort();
-        release();
+    // A shared limiter (Redis) answers asynchronously and fails open by itself.
+    const waited = options.buckets?.take(clientOf(req)) ?? 0;
+    const proceed = (waitMs: number): void => {
+      if (waitMs > 0) return refuse(socket, 429, 'RATE_LIMITED', `Too many requests from this client; retry after ${waitMs} ms`, { retryAfterMs: waitMs });
+      let release: () => void;
+      try {
+        release = streams.openConnection(clientOf(req));
+      } catch (error) {
+        if (error instanceof ServiceError) return refuse(socket, 429, error.code, error.message, error.details);
+        throw error;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const gone = new AbortController();
+        signals.set(ws, gone.signal);
+        ws.once('close', () => {
+          gone.abort();
+          release();
+        });
+        wss.emit('connection', ws, req);
       });
-      wss.emit('connection', ws, req);
-    });
+    };
+    if (typeof waited === 'number') return proceed(waited);
+    waited.then(proceed, () => proceed(0));
   };
   options.httpServer.on('upgrade', onUpgrade);
 

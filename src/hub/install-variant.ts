@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlipTask } from '../models/blip/checkpoint/blip-config.ts';
+import type { Precision } from '../variant/manifest.ts';
 import { convertCheckpoint } from '../models/blip/convert/convert-checkpoint.ts';
 import { ServiceError } from '../errors.ts';
 import { VARIANT_FILE } from '../registry/variant-config.ts';
@@ -23,6 +24,8 @@ export interface InstallRequest {
   checkpointDir: string;
   /** The task the registry expects (variant.json), or null for a new variant (its task comes from the checkpoint). */
   expectedTask: BlipTask | null;
+  /** The precision to convert to. */
+  precision: Precision;
   /** Write variant.json (a new variant made by `pull --name`). */
   newVariant: { description: string } | null;
   onEvent: (event: PullEvent) => void;
@@ -46,6 +49,7 @@ export async function installVariant(request: InstallRequest): Promise<VariantMa
         source: { kind: 'checkpoint', dir: request.checkpointDir },
         outDir: scratch,
         name,
+        precision: request.precision,
         onProgress: ({ graph, done, total }) => request.onEvent({ type: 'converting', graph, done, total }),
       });
     } catch (error) {
@@ -61,7 +65,7 @@ export async function installVariant(request: InstallRequest): Promise<VariantMa
     await writeFile(join(scratch, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
     if (request.newVariant) {
-      const variant = { name, aliases: [], task: manifest.task, description: request.newVariant.description, source: { huggingFace: request.repo } };
+      const variant = { name, aliases: [], task: manifest.task, description: request.newVariant.description, source: { huggingFace: request.repo }, ...(request.precision === 'fp32' ? {} : { precision: request.precision }) };
       await writeFile(join(scratch, VARIANT_FILE), `${JSON.stringify(variant, null, 2)}\n`);
       await writeFile(join(scratch, PULLED_MARKER), `${request.repo}\n`);
       await rm(target, { recursive: true, force: true });

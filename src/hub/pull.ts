@@ -17,7 +17,7 @@ export type Precision = (typeof PRECISIONS)[number];
  * What the converter can write today. int8 comes with quantization in the converter (issue 12); until it lands a pull
  * asking for it is refused rather than silently converted to fp32.
  */
-export const CONVERTER_PRECISIONS: readonly Precision[] = ['fp32'];
+export const CONVERTER_PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 export interface PullRequest {
   /** A registry variant's name or alias, or a Hugging Face repository id (`org/name`, then with `name`). */
@@ -43,6 +43,8 @@ export interface PullPlan {
   /** The task variant.json declares, or null for a new variant. */
   expectedTask: BlipTask | null;
   newVariant: boolean;
+  /** The precision variant.json declares, or null for a new variant (then `--precision`, default fp32). */
+  precision: Precision | null;
 }
 
 export interface PullResult {
@@ -65,6 +67,11 @@ export async function pull(request: PullRequest, settings: PullSettings, onEvent
   }
   await mkdir(settings.registryDir, { recursive: true });
   const plan = await planPull(request, settings.registryDir);
+  // A registry variant has one precision (its variant.json): the other precision is its twin (blip-base-int8).
+  if (plan.precision !== null && request.precision !== undefined && request.precision !== plan.precision) {
+    throw new HubError(HubErrorKind.USAGE, `"${plan.name}" is a ${plan.precision} variant; pull its ${request.precision} twin, or install under another name with --name`);
+  }
+  const effective = plan.precision ?? precision;
   const lockFile = join(settings.registryDir, `.${plan.name}.pull.lock`);
   return withLock(
     lockFile,
@@ -81,7 +88,7 @@ export async function pull(request: PullRequest, settings: PullSettings, onEvent
       });
       const task = snapshot.config.task;
       const dir = join(settings.registryDir, plan.name);
-      const current = await upToDate(dir, plan.repo, snapshot.commit);
+      const current = await upToDate(dir, plan.repo, snapshot.commit, effective);
       if (current !== null) {
         onEvent({ type: 'installed', name: plan.name, dir, repo: plan.repo, commit: snapshot.commit, task, bytes: current });
         return { name: plan.name, dir, repo: plan.repo, commit: snapshot.commit, task };
@@ -93,6 +100,7 @@ export async function pull(request: PullRequest, settings: PullSettings, onEvent
         commit: snapshot.commit,
         checkpointDir: snapshot.dir,
         expectedTask: plan.expectedTask,
+        precision: effective,
         newVariant: plan.newVariant ? { description: `BLIP ${task === 'vqa' ? 'visual question answering' : 'captioning'} model pulled from ${plan.repo}` } : null,
         onEvent,
       });
@@ -107,12 +115,13 @@ export async function pull(request: PullRequest, settings: PullSettings, onEvent
  * The installed bytes when the folder already holds this commit of this repository, converted by this converter:
  * pulling again (or a second server installing the same variant) then converts nothing.
  */
-async function upToDate(dir: string, repo: string, commit: string): Promise<number | null> {
+async function upToDate(dir: string, repo: string, commit: string, precision: Precision): Promise<number | null> {
   try {
     const installation = await inspectInstallation(dir);
     if (installation.status !== 'installed') return null;
     const { source, converter } = installation.manifest;
-    return source.huggingFace === repo && source.revision === commit && converter.version === CONVERTER_VERSION ? installation.bytes : null;
+    const same = source.huggingFace === repo && source.revision === commit && installation.manifest.precision === precision;
+    return same && converter.version === CONVERTER_VERSION ? installation.bytes : null;
   } catch {
     return null;
   }
@@ -131,7 +140,7 @@ export async function planPull(request: PullRequest, registryDir: string): Promi
     if (source.kind !== 'huggingFace') {
       throw new HubError(HubErrorKind.USAGE, `"${named.config.name}" is converted from the checkpoint ${source.path} in this repository, not pulled from the Hub`);
     }
-    return { name: named.config.name, repo: source.id, expectedTask: named.config.task, newVariant: false };
+    return { name: named.config.name, repo: source.id, expectedTask: named.config.task, newVariant: false, precision: named.config.precision };
   }
   if (name === undefined) {
     if (REPO_ID.test(target)) throw new HubError(HubErrorKind.USAGE, `${target} is not a registry variant: add --name NAME to install it as a new variant`);
@@ -147,11 +156,11 @@ export async function planPull(request: PullRequest, registryDir: string): Promi
       const from = source.kind === 'huggingFace' ? source.id : source.path;
       throw new HubError(HubErrorKind.USAGE, `--name ${name} is taken by variant "${existing.config.name}" (from ${from}); choose another name`);
     }
-    return { name: name!, repo, expectedTask: existing.config.task, newVariant: false };
+    return { name: name!, repo, expectedTask: existing.config.task, newVariant: false, precision: existing.config.precision };
   }
   // A folder without a readable variant.json is what a failed pull of a new variant leaves: it is replaced.
   if ((await exists(join(registryDir, name!, VARIANT_FILE))) && !existing) {
     throw new HubError(HubErrorKind.USAGE, `${join(registryDir, name!, VARIANT_FILE)} exists but cannot be read; fix or remove it first`);
   }
-  return { name: name!, repo, expectedTask: null, newVariant: true };
+  return { name: name!, repo, expectedTask: null, newVariant: true, precision: null };
 }

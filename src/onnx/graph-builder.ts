@@ -122,21 +122,7 @@ export class GraphBuilder {
   }
 
   private tensor(name: string, dataType: number, dims: number[], bytes: Uint8Array): onnxProto.onnx.ITensorProto {
-    if (bytes.byteLength <= INLINE_LIMIT_BYTES) {
-      return { name, dataType, dims, rawData: bytes.slice() };
-    }
-    const where = this.weights.append(bytes);
-    return {
-      name,
-      dataType,
-      dims,
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: where.location },
-        { key: 'offset', value: String(where.offset) },
-        { key: 'length', value: String(where.length) },
-      ],
-    };
+    return initializerTensor(this.weights, name, dataType, dims, bytes);
   }
 
   private fresh(prefix: string): string {
@@ -152,6 +138,25 @@ export class GraphBuilder {
     if (this.names.has(name)) throw new Error(`Duplicate value name in graph ${this.graphName}: ${name}`);
     this.names.add(name);
   }
+}
+
+/** An initializer: inline when small, else appended to `weights` and referenced as external data. */
+export function initializerTensor(weights: WeightFile, name: string, dataType: number, dims: number[], bytes: Uint8Array): onnxProto.onnx.ITensorProto {
+  if (bytes.byteLength <= INLINE_LIMIT_BYTES) {
+    return { name, dataType, dims, rawData: bytes.slice() };
+  }
+  const where = weights.append(bytes);
+  return {
+    name,
+    dataType,
+    dims,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: where.location },
+      { key: 'offset', value: String(where.offset) },
+      { key: 'length', value: String(where.length) },
+    ],
+  };
 }
 
 function valueInfo(name: string, type: DataType, dims: Dim[]): onnxProto.onnx.IValueInfoProto {

@@ -87,8 +87,8 @@ async function manifestStaleness(manifest: VariantManifest, variant: EmbeddedVar
   if (manifest.converter.version !== CONVERTER_VERSION) {
     return `converted by converter version ${manifest.converter.version}, current is ${CONVERTER_VERSION}`;
   }
-  if (manifest.name !== variant.config.name || manifest.task !== variant.config.task) {
-    return `${MANIFEST_FILE} is for ${manifest.name} (${manifest.task})`;
+  if (manifest.name !== variant.config.name || manifest.task !== variant.config.task || manifest.precision !== variant.config.precision) {
+    return `${MANIFEST_FILE} is for ${manifest.name} (${manifest.task}, ${manifest.precision})`;
   }
   const weights = await findWeightsFile(variant.checkpointDir);
   // No weights at all: converting reports the problem with the checkpoint's own error message.
@@ -113,7 +113,7 @@ async function convertInPlace(variant: EmbeddedVariant): Promise<void> {
   }
   const scratch = join(variant.dir, `${SCRATCH_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    const manifest = await convertCheckpoint({ source: { kind: 'checkpoint', dir: variant.checkpointDir }, outDir: scratch, name: variant.config.name });
+    const manifest = await convertCheckpoint({ source: { kind: 'checkpoint', dir: variant.checkpointDir }, outDir: scratch, name: variant.config.name, precision: variant.config.precision });
     if (manifest.task !== variant.config.task) {
       throw new ServiceError(
         ErrorCode.INVALID_VARIANT,

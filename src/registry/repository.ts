@@ -79,10 +79,10 @@ async function readInstallation(dir: string, file: string, config: VariantConfig
   return installation;
 }
 
-/** The manifest was written for this variant: a folder copied under another name, or the wrong task, is refused. */
+/** The manifest was written for this variant: a folder copied under another name, the wrong task or precision, is refused. */
 export function checkAgreement(manifest: VariantManifest, dir: string, file: string, config: VariantConfig): void {
   const manifestFile = join(dir, MANIFEST_FILE);
-  for (const field of ['task', 'name'] as const) {
+  for (const field of ['task', 'name', 'precision'] as const) {
     if (manifest[field] !== config[field]) {
       throw new ServiceError(
         ErrorCode.INVALID_VARIANT,

@@ -1,5 +1,5 @@
-import type { Task } from '../variant/manifest.ts';
 import type { ModelBackend } from '../backend/model-backend.ts';
+import type { Precision, Task } from '../variant/manifest.ts';
 
 /**
  * The model registry: one folder per variant under `registry/` (Triton-style). `variant.json` (committed, written by
@@ -39,6 +39,8 @@ export interface VariantInfo {
   isDefault: boolean;
   /** From the manifest when installed. */
   parameters: number | null;
+  /** The variant's weight precision (variant.json; an installed manifest agrees). */
+  precision: Precision;
   /** Bytes on disk of the converted files, when installed. */
   bytes: number | null;
   /** Hugging Face id or checkpoint folder the variant is made from. */

@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { Task } from '../variant/manifest.ts';
 import { describeValue } from '../checkpoint/describe-value.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
+import { PRECISIONS, type Precision } from '../variant/manifest.ts';
 import type { BatchingSettings } from './types.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface VariantConfig {
   isDefault: boolean;
   source: VariantSource;
   batching: BatchingSettings;
+  /** The precision the variant is converted to (`convert --precision`); its manifest must say the same. */
+  precision: Precision;
 }
 
 export async function readVariantConfig(file: string, folderName: string): Promise<VariantConfig> {
@@ -75,7 +78,7 @@ export function parseVariantConfig(json: unknown, file: string, folderName: stri
   const text = (value: unknown, field: string): string =>
     typeof value === 'string' && value.trim() !== '' && value.trim() === value ? value : fail(field, 'a non-empty string without surrounding spaces', value);
 
-  const v = object(json, 'the variant', ['name', 'aliases', 'task', 'description', 'default', 'source', 'batching']);
+  const v = object(json, 'the variant', ['name', 'aliases', 'task', 'description', 'default', 'source', 'batching', 'precision']);
 
   const name = text(v.name, 'name');
   if (name !== folderName) fail('name', `"${folderName}" (the folder name)`, name);
@@ -99,7 +102,9 @@ export function parseVariantConfig(json: unknown, file: string, folderName: stri
 
   const source = parseSource(v.source, fail, object, text);
   const batching = parseBatching(v.batching, fail, object);
-  return { name, aliases, task, description, isDefault, source, batching };
+  if (v.precision !== undefined && !PRECISIONS.includes(v.precision as Precision)) fail('precision', '"fp32" or "int8"', v.precision);
+  const precision = (v.precision as Precision | undefined) ?? 'fp32';
+  return { name, aliases, task, description, isDefault, source, batching, precision };
 }
 
 // Private: exactly one of huggingFace / checkpoint.

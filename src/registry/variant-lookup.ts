@@ -25,6 +25,7 @@ export function describeVariant(variant: Variant, repoRoot: string, inFlight: nu
     loadError: slot.state === 'failed' ? { code: slot.error.code, message: slot.error.message } : null,
     isDefault: config.isDefault,
     parameters: installed ? installation.manifest.parameters : null,
+    precision: config.precision,
     bytes: installed ? installation.bytes : null,
     source: config.source.kind === 'huggingFace' ? config.source.id : config.source.path,
     revision: installed ? (installation.manifest.source.revision ?? null) : null,
@@ -42,7 +43,7 @@ export function installCommandOf(entry: RegistryEntry, repoRoot: string): string
   const out = fromRoot === '' || fromRoot.startsWith('..') || isAbsolute(fromRoot) ? entry.dir : fromRoot;
   const source = entry.config.source;
   if (source.kind === 'huggingFace') return `npx blip-gateway pull ${quote(entry.config.name)}`;
-  return `npx blip-gateway convert ${quote(source.path)} --out ${quote(out)}`;
+  return `npx blip-gateway convert ${quote(source.path)} --out ${quote(out)}${entry.config.precision === 'fp32' ? '' : ` --precision ${entry.config.precision}`}`;
 }
 
 export function namedVariant(byName: ReadonlyMap<string, Variant>, nameOrAlias: string): Variant {

@@ -44,9 +44,10 @@ export interface VariantManifest {
   name: string;
   /** The model family whose runtime serves the variant (`src/models/<family>/`); manifests written before it existed are BLIP. */
   family: string;
-  precision: Precision;
   task: Task;
   architecture: string;
+  /** Absent in manifests written before precisions existed, which are all fp32; readManifest fills it in. */
+  precision: Precision;
   source: {
     /** What was converted: a checkpoint folder, or `random(seed=N)` for benchmark models. */
     checkpoint: string;

@@ -83,6 +83,7 @@ describe('FileModelRegistry', () => {
         loadError: null,
         isDefault: false,
         parameters: null,
+        precision: 'fp32',
         bytes: null,
         source: 'Salesforce/blip-vqa-base',
         revision: null,

@@ -111,6 +111,26 @@ describe('scanRegistry', () => {
     expect(error.message).toBe(`${join(temp.root, 'y', 'manifest.json')}: expected "y" (the name in ${renamed}) for name but received "x"`);
   });
 
+  it('refuses a manifest with an unknown precision', async () => {
+    await temp.writeVariant('x', officialVariant('x', 'caption'));
+    const dir = await temp.install('x', 'caption');
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, precision: 'bf16' }));
+    const error = await scanError(temp);
+    expect(error.message).toBe(`${join(dir, 'manifest.json')}: expected "fp32" or "int8" for precision but received "bf16"`);
+  });
+
+  it('refuses an fp32 folder under an int8 variant.json (a manifest from before precisions counts as fp32)', async () => {
+    const file = await temp.writeVariant('x', officialVariant('x', 'caption', { precision: 'int8' }));
+    const dir = await temp.install('x', 'caption');
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    delete manifest.precision;
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const error = await scanError(temp);
+    expect(error.message).toBe(`${join(dir, 'manifest.json')}: expected "int8" (the precision in ${file}) for precision but received "fp32"`);
+    expect(error.details).toEqual({ file: join(dir, 'manifest.json'), field: 'precision', variantFile: file });
+  });
+
   it('treats a manifest whose files are missing or truncated as not installed', async () => {
     await temp.writeVariant('x', officialVariant('x', 'caption'));
     const dir = await temp.install('x', 'caption');
@@ -133,20 +153,32 @@ describe('the committed registry/', () => {
     // Scanning only reads; nothing is converted or loaded here.
     const registry = await createModelRegistry({ root: join(REPO_ROOT, 'registry'), repoRoot: REPO_ROOT, pipeline: { imageLimits: DEFAULT_IMAGE_LIMITS }, startBackend: startWorkerBackend });
     const variants = registry.list();
-    expect(variants.map((v) => [v.name, v.task, v.isDefault, v.source])).toEqual([
-      ['blip-base', 'caption', false, 'Salesforce/blip-image-captioning-base'],
-      ['blip-demo', 'caption', true, 'models/blip-demo'],
-      ['blip-demo-vqa', 'vqa', true, 'models/blip-demo-vqa'],
-      ['blip-large', 'caption', false, 'Salesforce/blip-image-captioning-large'],
-      ['blip-tiny', 'caption', false, 'test/fixtures/blip-tiny/caption'],
-      ['blip-tiny-vqa', 'vqa', false, 'test/fixtures/blip-tiny/vqa'],
-      ['blip-vqa-base', 'vqa', false, 'Salesforce/blip-vqa-base'],
-      ['blip-vqa-capfilt-large', 'vqa', false, 'Salesforce/blip-vqa-capfilt-large'],
+    expect(variants.map((v) => [v.name, v.task, v.isDefault, v.source, v.precision])).toEqual([
+      ['blip-base', 'caption', false, 'Salesforce/blip-image-captioning-base', 'fp32'],
+      ['blip-base-int8', 'caption', false, 'Salesforce/blip-image-captioning-base', 'int8'],
+      ['blip-demo', 'caption', true, 'models/blip-demo', 'fp32'],
+      ['blip-demo-int8', 'caption', false, 'models/blip-demo', 'int8'],
+      ['blip-demo-vqa', 'vqa', true, 'models/blip-demo-vqa', 'fp32'],
+      ['blip-demo-vqa-int8', 'vqa', false, 'models/blip-demo-vqa', 'int8'],
+      ['blip-large', 'caption', false, 'Salesforce/blip-image-captioning-large', 'fp32'],
+      ['blip-large-int8', 'caption', false, 'Salesforce/blip-image-captioning-large', 'int8'],
+      ['blip-tiny', 'caption', false, 'test/fixtures/blip-tiny/caption', 'fp32'],
+      ['blip-tiny-vqa', 'vqa', false, 'test/fixtures/blip-tiny/vqa', 'fp32'],
+      ['blip-vqa-base', 'vqa', false, 'Salesforce/blip-vqa-base', 'fp32'],
+      ['blip-vqa-base-int8', 'vqa', false, 'Salesforce/blip-vqa-base', 'int8'],
+      ['blip-vqa-capfilt-large', 'vqa', false, 'Salesforce/blip-vqa-capfilt-large', 'fp32'],
+      ['blip-vqa-capfilt-large-int8', 'vqa', false, 'Salesforce/blip-vqa-capfilt-large', 'int8'],
     ]);
     expect(registry.find('Salesforce/blip-vqa-capfilt-large')?.name).toBe('blip-vqa-capfilt-large');
     const base = registry.find('blip-base')!;
     if (!base.installed) {
       expect(base.installCommand).toBe('npx blip-gateway pull blip-base');
+    }
+    const base8 = registry.find('blip-base-int8')!;
+    if (!base8.installed) {
+      expect(base8.installCommand).toBe(
+        'npx blip-gateway convert <folder with the downloaded Salesforce/blip-image-captioning-base files> --out registry/blip-base-int8 --precision int8',
+      );
     }
     await registry.close();
   });
@@ -164,6 +196,13 @@ describe('the committed registry/', () => {
       const [captioned] = await captionOn(await registry.acquire(caption.name), [{ image: image(), options: { maxNewTokens: 3 } }]);
       const [answered] = await answerOn(await registry.acquire(vqa.name), [{ image: image(), question: 'what color?', options: { maxNewTokens: 3 } }]);
       expect([captioned.ok, answered.ok]).toEqual([true, true]);
+      // The int8 twins are converted at start-up too, from the same checkpoints, and serve.
+      for (const name of ['blip-demo-int8', 'blip-demo-vqa-int8']) expect(registry.find(name)).toMatchObject({ installed: true, precision: 'int8' });
+      const manifest8 = JSON.parse(readFileSync(join(copy, 'blip-demo-int8', 'manifest.json'), 'utf8'));
+      expect(manifest8.precision).toBe('int8');
+      const [captioned8] = await captionOn(await registry.acquire('blip-demo-int8'), [{ image: image(), options: { maxNewTokens: 3 } }]);
+      const [answered8] = await answerOn(await registry.acquire('blip-demo-vqa-int8'), [{ image: image(), question: 'what color?', options: { maxNewTokens: 3 } }]);
+      expect([captioned8.ok, answered8.ok]).toEqual([true, true]);
       await registry.close();
     } finally {
       await rm(copy, { recursive: true, force: true });

@@ -36,7 +36,13 @@ describe('parseVariantConfig', () => {
       isDefault: true,
       source: { kind: 'huggingFace', id: 'Salesforce/blip-image-captioning-base' },
       batching: { maxBatchSize: 4, maxQueueDelayMs: 10, maxQueueSize: DEFAULT_BATCHING.maxQueueSize, maxRows: DEFAULT_BATCHING.maxRows },
+      precision: 'fp32',
     });
+  });
+
+  it('reads the precision: fp32 when absent, int8 when given', () => {
+    expect(parse({ ...valid, precision: 'int8' }).precision).toBe('int8');
+    expect(parse({ ...valid, precision: 'fp32' }).precision).toBe('fp32');
   });
 
   it('fills in optional fields: no aliases, not the default, default batching (each setting on its own)', () => {
@@ -56,7 +62,7 @@ describe('parseVariantConfig', () => {
 
   const cases: Array<[string, unknown, string, string]> = [
     ['not an object', [], 'the variant', 'expected an object for the variant but received []'],
-    ['an unknown key', { ...valid, defualt: true }, 'defualt', 'expected no such key (known keys: name, aliases, task, description, default, source, batching) for defualt but received true'],
+    ['an unknown key', { ...valid, defualt: true }, 'defualt', 'expected no such key (known keys: name, aliases, task, description, default, source, batching, precision) for defualt but received true'],
     ['a name other than the folder', { ...valid, name: 'blip' }, 'name', 'expected "blip-base" (the folder name) for name but received "blip"'],
     ['a missing name', { ...valid, name: undefined }, 'name', 'expected a non-empty string without surrounding spaces for name but received undefined'],
     ['aliases not an array', { ...valid, aliases: 'blip' }, 'aliases', 'expected an array of strings for aliases but received "blip"'],
@@ -77,6 +83,7 @@ describe('parseVariantConfig', () => {
     ['a fractional batch size', { ...valid, batching: { maxBatchSize: 2.5 } }, 'batching.maxBatchSize', 'received 2.5'],
     ['a negative queue delay', { ...valid, batching: { maxQueueDelayMs: -1 } }, 'batching.maxQueueDelayMs', 'received -1'],
     ['a zero queue size', { ...valid, batching: { maxQueueSize: 0 } }, 'batching.maxQueueSize', 'received 0'],
+    ['an unknown precision', { ...valid, precision: 'int4' }, 'precision', 'expected "fp32" or "int8" for precision but received "int4"'],
     ['a fractional row bound', { ...valid, batching: { maxRows: 2.5 } }, 'batching.maxRows', 'received 2.5'],
     ['a misspelt batching key', { ...valid, batching: { maxBatchsize: 4 } }, 'batching.maxBatchsize', 'expected no such key'],
   ];

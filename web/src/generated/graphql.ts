@@ -130,6 +130,23 @@ export type ImageInput = {
   url?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** The step an install is at. */
+export type InstallPhase =
+  | 'CONVERTING'
+  | 'DONE'
+  | 'DOWNLOADING'
+  | 'FAILED'
+  | 'RESOLVING';
+
+/** Where an install from the API is. */
+export type InstallState =
+  /** Installed and taken by the registry: the variant serves. */
+  | 'DONE'
+  /** Stopped (see `error`); installModel again resumes the download. */
+  | 'FAILED'
+  /** Downloading or converting. */
+  | 'RUNNING';
+
 /** The limits this server enforces (configured at start-up). */
 export type Limits = {
   /** How long an uploaded image is kept after its last use, in seconds. */
@@ -162,6 +179,8 @@ export type Model = {
   /** Bytes on disk of the converted files (when installed). */
   bytes?: Maybe<Scalars['SafeInt']['output']>;
   description: Scalars['String']['output'];
+  /** The last install from the API (installModel, AUTO_INSTALL) since the server started; null when none. */
+  install?: Maybe<ModelInstall>;
   /** The command that installs the variant, when it is not installed. */
   installCommand?: Maybe<Scalars['String']['output']>;
   /** Are the converted model files present? */
@@ -176,10 +195,28 @@ export type Model = {
   parameters?: Maybe<Scalars['SafeInt']['output']>;
   /** Never evicted to make room in the memory budget (PIN_MODELS, or pinModel). */
   pinned: Scalars['Boolean']['output'];
+  /** fp32, or int8 (`convert --precision int8`). */
+  precision: ModelPrecision;
+  /** The Hugging Face commit the installed files were converted from (pulled variants), else null. */
+  revision?: Maybe<Scalars['String']['output']>;
   /** The Hugging Face id or checkpoint folder the variant is made from. */
   source: Scalars['String']['output'];
   state: ModelState;
   task: ModelTask;
+};
+
+/** Progress of an install from the Hugging Face Hub started through the API. */
+export type ModelInstall = {
+  /** Bytes of the checkpoint's files present so far (cached ones count at once). */
+  bytesDone: Scalars['SafeInt']['output'];
+  /** Bytes of the files to download (0 until they are listed). */
+  bytesTotal: Scalars['SafeInt']['output'];
+  /** Why it failed: `KIND: message`, e.g. `UNAUTHORIZED: … set HF_TOKEN`. */
+  error?: Maybe<Scalars['String']['output']>;
+  phase: InstallPhase;
+  /** The 40-character commit being installed, once resolved. */
+  revision?: Maybe<Scalars['String']['output']>;
+  state: InstallState;
 };
 
 /** Why the last load of a variant failed. */
@@ -188,6 +225,13 @@ export type ModelLoadError = {
   code: Scalars['String']['output'];
   message: Scalars['String']['output'];
 };
+
+/** The number format of a variant's weights. */
+export type ModelPrecision =
+  /** float32 throughout, as the checkpoint. */
+  | 'FP32'
+  /** MatMul weights in int8 with int8 activations at run time (about a quarter of the weight bytes); LayerNorm, softmax and embeddings stay float32. */
+  | 'INT8';
 
 /** Where a variant is in its lifecycle. Variants load lazily, on their first request. */
 export type ModelState =
@@ -216,6 +260,8 @@ export type Mutation = {
   caption: CaptionResult;
   /** Captions several images concurrently, so that the engine batches them. Results are in input order; a failed item is null and has its own error (path ["captionBatch", i]). At most `limits.maxBatchItems` items. */
   captionBatch: Array<Maybe<CaptionResult>>;
+  /** Admin: downloads a variant from the Hugging Face Hub and converts it, in the background (as `npx blip-gateway pull`); returns at once. Follow `install` in `models`; the variant serves once it is DONE, without a restart. A second call while one runs joins it. */
+  installModel: Model;
   /** Admin: loads a variant now (or waits for its load in progress). May evict others for the memory budget. */
   loadModel: Model;
   /** Admin: pins (never evicted for the memory budget) or unpins a variant. */
@@ -249,6 +295,13 @@ export type MutationCaptionBatchArgs = {
 };
 
 
+export type MutationInstallModelArgs = {
+  name: Scalars['String']['input'];
+  precision?: InputMaybe<Precision>;
+  revision?: InputMaybe<Scalars['String']['input']>;
+};
+
+
 export type MutationLoadModelArgs = {
   name: Scalars['String']['input'];
 };
@@ -268,6 +321,11 @@ export type MutationUnloadModelArgs = {
 export type MutationUploadImageArgs = {
   image: ImageInput;
 };
+
+/** Weight precision of a converted variant. */
+export type Precision =
+  | 'FP32'
+  | 'INT8';
 
 export type Query = {
   /** The limits this server enforces. */

@@ -12,8 +12,9 @@ import { readTokenizerJson } from '../../../checkpoint/tokenizer-files.ts';
 import { validateWeights } from '../checkpoint/weight-spec.ts';
 import type { WeightSource } from '../../../checkpoint/weight-source.ts';
 import { GraphBuilder } from '../../../onnx/graph-builder.ts';
+import { quantizeAndEncode, type Int8Form } from '../../../onnx/quantize.ts';
 import { WeightFile } from '../../../onnx/weight-file.ts';
-import { MANIFEST_FILE, MANIFEST_FORMAT, type GraphFiles, type VariantManifest } from '../../../variant/manifest.ts';
+import { MANIFEST_FILE, MANIFEST_FORMAT, type GraphFiles, type Precision, type VariantManifest } from '../../../variant/manifest.ts';
 import { buildCrossKvGraph, buildDecoderStepGraph, buildQuestionEncoderGraph } from './text-graphs.ts';
 import { buildVisionGraph, imageTokenCount } from './vision-graph.ts';
 import { WeightLoader } from './weight-loader.ts';
@@ -30,6 +31,10 @@ export interface ConvertOptions {
   source: ConvertSource;
   outDir: string;
   name?: string;
+  /** 'int8' quantizes the MatMul weights of every graph (default 'fp32'). */
+  precision?: Precision;
+  /** Overrides the int8 operator form of some graphs, by file name (for measurements). */
+  int8Forms?: Record<string, Int8Form>;
   /** Called as weights are written; `done`/`total` in bytes of float32 weights. */
   onProgress?: (event: { graph: string; done: number; total: number }) => void;
   onWarning?: (message: string) => void;
@@ -42,6 +47,13 @@ const GRAPH_FILES: Required<GraphFiles> = {
   questionEncoder: 'question_encoder.onnx',
 };
 const TOKENIZER_FILE = 'tokenizer.json';
+/** The int8 operator form per graph, chosen by measurement (README "Precision"). */
+const INT8_FORMS: Record<string, Int8Form> = {
+  [GRAPH_FILES.vision]: 'DynamicQuantizeMatMul',
+  [GRAPH_FILES.crossKv]: 'DynamicQuantizeMatMul',
+  [GRAPH_FILES.decoder]: 'DynamicQuantizeMatMul',
+  [GRAPH_FILES.questionEncoder]: 'DynamicQuantizeMatMul',
+};
 
 /** Converts a Hugging Face BLIP checkpoint (or a config with random weights) into a variant folder. */
 export async function convertCheckpoint(options: ConvertOptions): Promise<VariantManifest> {
@@ -67,11 +79,13 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
     const files: VariantManifest['files'] = {};
     const build = async (file: string, doc: string, body: (g: GraphBuilder) => Promise<void>): Promise<void> => {
       graph = file;
-      const data = new WeightFile(join(outDir, `${file}.data`));
+      const int8 = options.precision === 'int8';
+      const data = new WeightFile(join(outDir, `${file}.data${int8 ? '.fp32' : ''}`));
       const g = new GraphBuilder(file.replace(/\.onnx$/, ''), data);
       await body(g);
-      const dataInfo = data.close();
-      const bytes = g.encode(doc);
+      let dataInfo = data.close();
+      let bytes = g.encode(doc);
+      if (int8) ({ bytes, data: dataInfo } = quantizeAndEncode(g.toModel(doc), { form: options.int8Forms?.[file] ?? INT8_FORMS[file], from: data.path, to: join(outDir, `${file}.data`) }));
       await writeFile(join(outDir, file), bytes);
       files[file] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
       files[`${file}.data`] = dataInfo;
@@ -100,9 +114,9 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
       format: MANIFEST_FORMAT,
       name: options.name ?? basename(outDir),
       family: 'blip',
-      precision: 'fp32',
       task: config.task,
       architecture: config.architecture,
+      precision: options.precision ?? 'fp32',
       source: { checkpoint, weightsFile: basename(weights.file), weightsSha256, randomSeed },
       graphs,
       files,
