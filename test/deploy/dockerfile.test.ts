@@ -116,7 +116,7 @@ describe('Dockerfile', () => {
       expect(existsSync(join(REPO_ROOT, path)), path).toBe(true);
     }
     const checkpoints = embeddedCheckpoints();
-    expect([...checkpoints.keys()].sort()).toEqual(['blip-demo', 'blip-demo-vqa', 'blip-tiny', 'blip-tiny-vqa']);
+    expect([...checkpoints.keys()].sort()).toEqual(['blip-demo', 'blip-demo-int8', 'blip-demo-vqa', 'blip-demo-vqa-int8', 'blip-tiny', 'blip-tiny-vqa']);
     for (const s of [stage('prepare'), runtime]) {
       const copied = copiedPaths(s);
       expect(copied).toEqual(expect.arrayContaining(['tsconfig.json', 'bin', 'src']));

@@ -63,7 +63,7 @@ describe('pull failures', () => {
     ['a missing file', { target: 'acme/no-preprocessor', name: 'np' }, undefined, 'MISSING_FILE', 6, /^acme\/no-preprocessor@[0-9a-f]{40}: missing preprocessor_config\.json; the converter needs it/],
     ['an unknown variant', { target: 'blip-bsae' }, undefined, 'USAGE', 2, /^Unknown variant "blip-bsae" \(closest: blip-base/],
     ['a repository id without --name', { target: 'acme/bert' }, undefined, 'USAGE', 2, /^acme\/bert is not a registry variant: add --name NAME/],
-    ['int8 before the converter has it', { target: 'blip-base', precision: 'int8' }, undefined, 'USAGE', 2, /^--precision int8 is not supported by this converter yet/],
+    ['the other precision of a registry variant', { target: 'blip-base', precision: 'int8' }, undefined, 'USAGE', 2, /^"blip-base" is a fp32 variant; pull its int8 twin/],
     ['a name taken by another variant', { target: 'acme/tagged-blip', name: 'blip-base' }, undefined, 'USAGE', 2, /^--name blip-base is taken by variant "blip-base" \(from Salesforce\/blip-image-captioning-base\)/],
   ] as const)('%s', async (_what, request, token, kind, exitCode, message) => {
     const error = await failure(run(request as PullRequest, { token }));

@@ -104,6 +104,20 @@ describe('pull from the Hub emulator', { timeout: 240_000 }, () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it('--precision int8 with --name converts the same download to int8 weights: variant.json and manifest say so, list shows it', async () => {
+    const result = await runCli(['pull', VQA_REPO, '--name', 'my-vqa-int8', '--precision', 'int8'], world.env(hub.url));
+    expect(result.code).toBe(0);
+    const dir = join(world.registry.root, 'my-vqa-int8');
+    expect(readJson(join(dir, 'variant.json'))).toMatchObject({ name: 'my-vqa-int8', task: 'vqa', precision: 'int8' });
+    expect(readJson(join(dir, 'manifest.json'))).toMatchObject({ precision: 'int8', source: { revision: hub.commitOf(VQA_REPO) } });
+    const answer = await runCli(['answer', dir, join(IMAGES, vqaCase.images[0]), vqaCase.questions[0], '--json', '--max-new-tokens', '8'], {});
+    expect(answer.code).toBe(0);
+    expect(JSON.parse(answer.stdout).sequence.length).toBeGreaterThan(1);
+    const rows = JSON.parse((await runCli(['list', '--json'], world.env(hub.url))).stdout);
+    expect(rows.find((r: any) => r.name === 'my-vqa-int8')).toMatchObject({ status: 'installed', precision: 'int8' });
+    expect((await runCli(['remove', 'my-vqa-int8'], world.env(hub.url))).code).toBe(0);
+  });
+
   it('resumes a download whose connection was cut, with a Range request from where it stopped', async () => {
     // Cut every response: the pull gives up after its retries, keeps the partial file and says how to resume.
     hub.fault({ repo: CAPTION_REPO, path: 'model.safetensors', cutAfterBytes: 100_000, times: 100 });

@@ -65,14 +65,14 @@ describe('playground (/) in Chromium', () => {
 
     // The registry as visible text, grouped by task, with state and install commands.
     const models = page.locator('#models');
-    await models.getByText('blip-demo-vqa').waitFor();
+    await models.getByText('blip-demo-vqa', { exact: true }).waitFor();
     const captioning = page.getByRole('region', { name: 'Captioning' });
     const vqa = page.getByRole('region', { name: 'Visual question answering' });
     await expect(captioning.locator('[data-model="blip-demo"]').innerText()).resolves.toMatch(/installed[\s\S]*unloaded/);
     await expect(vqa.locator('[data-model="blip-demo-vqa"]').count()).resolves.toBe(1);
     const notInstalled = captioning.locator('[data-model="blip-base"]');
     await expect(notInstalled.innerText()).resolves.toContain('not installed');
-    await expect(notInstalled.locator('.install').innerText()).resolves.toMatch(/^Install: npx blip-gateway convert .*--out \S*registry\/blip-base$/s);
+    await expect(notInstalled.locator('.install').innerText()).resolves.toMatch(/^Install: npx blip-gateway pull blip-base$/s);
 
     // Nothing long-lived yet: one models query, no WebSocket.
     expect(sockets).toEqual([]);
@@ -126,7 +126,7 @@ describe('playground (/) in Chromium', () => {
 
   it('takes a dropped or a pasted image too, each sent once as a multipart uploadImage', async () => {
     const { page, posts, sockets } = await openPlayground();
-    await page.locator('#models').getByText('blip-demo-vqa').waitFor();
+    await page.locator('#models').getByText('blip-demo-vqa', { exact: true }).waitFor();
     const png = (await renderScene({ shapes: [{ shape: 'triangle', color: 'green' }] })).image.toString('base64');
     const give = (how: 'drop' | 'paste', name: string) =>
       page.evaluate(
@@ -151,7 +151,7 @@ describe('playground (/) in Chromium', () => {
 
   it('shows errors with their extensions.code', async () => {
     const { page } = await openPlayground();
-    await page.locator('#models').getByText('blip-demo-vqa').waitFor();
+    await page.locator('#models').getByText('blip-demo-vqa', { exact: true }).waitFor();
     await upload(page, 'square', 'blue');
     await page.fill('[name="numBeams"]', '1000');
     await page.click('#caption-start');
@@ -163,7 +163,7 @@ describe('playground (/) in Chromium', () => {
 
   it('closing the page mid-stream frees its rows: blip_queue_depth is back to 0 within a second', async () => {
     const { page } = await openPlayground();
-    await page.locator('#models').getByText('blip-demo-vqa').waitFor();
+    await page.locator('#models').getByText('blip-demo-vqa', { exact: true }).waitFor();
     await page.selectOption('#caption-model', 'blip-demo');
     await upload(page, 'star', 'yellow');
     // 16 beams held to 64 tokens: seconds of decoding, far more than the second the rows get to go away.

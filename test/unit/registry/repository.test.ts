@@ -176,9 +176,7 @@ describe('the committed registry/', () => {
     }
     const base8 = registry.find('blip-base-int8')!;
     if (!base8.installed) {
-      expect(base8.installCommand).toBe(
-        'npx blip-gateway convert <folder with the downloaded Salesforce/blip-image-captioning-base files> --out registry/blip-base-int8 --precision int8',
-      );
+      expect(base8.installCommand).toBe('npx blip-gateway pull blip-base-int8');
     }
     await registry.close();
   });
