@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { createHandler } from 'graphql-sse/lib/use/express';
 import type { ExecutionArgs, ExecutionResult } from 'graphql';
@@ -6,7 +7,6 @@ import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ClientStreams } from '../gateway/client-streams.ts';
 import type { OriginPolicy } from './cors.ts';
 import { sendGraphQLError } from './error-body.ts';
-import { clientOf } from './graphql-ws.ts';
 import { recordOf } from './request-log.ts';
 import { abortOnClose } from './rest.ts';
 import type { StreamOperations } from './stream-operations.ts';
@@ -17,7 +17,7 @@ import type { StreamOperations } from './stream-operations.ts';
  * variables) get HTTP 400 with a JSON body, as on POST /graphql; the subscription's own errors arrive as a `next`
  * event with the usual `extensions.code`, then `complete`.
  */
-export function graphqlSse(operations: StreamOperations): RequestHandler {
+export function graphqlSse(operations: StreamOperations, clientOf: (req: IncomingMessage) => string): RequestHandler {
   const handler = createHandler({
     onSubscribe: (req, params) => {
       const res = req.context.res;
@@ -42,7 +42,7 @@ export function graphqlSse(operations: StreamOperations): RequestHandler {
  * its visitors' browsers run generations here, even unread), and clients at their connection bound (429
  * TOO_MANY_CONNECTIONS). The request holds its connection slot until it closes.
  */
-export function sseAdmission(origins: OriginPolicy, streams: ClientStreams): RequestHandler {
+export function sseAdmission(origins: OriginPolicy, streams: ClientStreams, clientOf: (req: IncomingMessage) => string): RequestHandler {
   return function admitStream(req, res, next) {
     if (req.method === 'OPTIONS') return next();
     if (!origins.allows(req)) {

@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import { useServer } from 'graphql-ws/use/ws';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -23,6 +24,8 @@ export interface GraphQLWsOptions {
   maxPayloadBytes: number;
   /** The HTTP routes' rate limit, when on: a handshake takes a token like a request. */
   buckets?: RateLimiter;
+  /** The client's key for the per-client bounds and the rate limit (see createClientKey). */
+  clientOf: (req: IncomingMessage) => string;
   /** Called with each subscription's record when it completed (metrics; SSE requests get theirs from the HTTP log). */
   onCompleted?: (record: RequestRecord) => void;
 }
@@ -42,6 +45,7 @@ export interface GraphQLWsServer {
  * - a client at its connection bound gets 429 TOO_MANY_CONNECTIONS.
  */
 export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
+  const { clientOf } = options;
   const { operations, streams } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols: (protocols) => (protocols.has(GRAPHQL_TRANSPORT_WS) ? GRAPHQL_TRANSPORT_WS : false) });
   const signals = new WeakMap<object, AbortSignal>();
@@ -113,8 +117,12 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
 }
 
 /** The client a connection counts against: its TCP peer, as the HTTP rate limit keys it. */
-export function clientOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's key for the per-client stream bounds: its address as the HTTP routes see it (`req.ip`), i.e. from
+ * X-Forwarded-For only through the proxies TRUST_PROXY trusts (Express's compiled `trust proxy fn`).
+ */
+export function createClientKey(trust: (address: string, hop: number) => boolean): (req: IncomingMessage) => string {
+  return (req) => (req.socket.remoteAddress === undefined ? 'unknown' : proxyaddr(req, trust));
 }
 
 // Private: an HTTP answer on the raw socket, in place of the 101.

@@ -22,7 +22,7 @@ import { bodyErrorHandler, DRAIN_FACTOR, limitContentLength } from './body-limit
 import { corsMiddleware, createOriginPolicy } from './cors.ts';
 import { ClientStreams } from '../gateway/client-streams.ts';
 import { graphqlSse, sseAdmission } from './graphql-sse.ts';
-import { attachGraphQLWs, type GraphQLWsServer } from './graphql-ws.ts';
+import { attachGraphQLWs, createClientKey, type GraphQLWsServer } from './graphql-ws.ts';
 import { createStreamOperations } from './stream-operations.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
@@ -70,6 +70,8 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   app.use(securityHeaders(config.landingPage));
   app.use(closeWhenDraining(options.readiness?.draining));
   const origins = createOriginPolicy(config.cors);
+  // Stream bounds key clients like the HTTP routes do (req.ip): through the proxies TRUST_PROXY trusts.
+  const clientOf = createClientKey(app.get('trust proxy fn'));
   app.use(corsMiddleware(config.cors, origins));
 
   const schema = await buildServedSchema();
@@ -130,13 +132,13 @@ export async function createGatewayHttpServer(services: GatewayServices, options
   app.use(
     '/graphql/stream',
     rateLimit(perMinute, burst, sendGraphQLError, DRAIN_FACTOR * limits.bodyBytes, buckets),
-    sseAdmission(origins, streams),
+    sseAdmission(origins, streams, clientOf),
     limitContentLength(limits.bodyBytes, sendGraphQLError),
     json,
-    graphqlSse(operations),
+    graphqlSse(operations, clientOf),
     bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
   );
-  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes, buckets, onCompleted: (record) => metrics.observeRequest(record, 'graphql') });
+  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes, buckets, clientOf, onCompleted: (record) => metrics.observeRequest(record, 'graphql') });
 
   app.use(
     '/graphql',

@@ -70,4 +70,27 @@ describe('TRUST_PROXY', () => {
     expect((await send('203.0.113.2')).status).toBe(429);
     expect(await clientIps()).toEqual(['127.0.0.1', '127.0.0.1']);
   });
+
+  it('stream bounds key clients the same way: one open SSE stream per forwarded client, not per proxy', async () => {
+    t = await startTestServer({ env: { TRUST_PROXY: 'loopback', STREAM_MAX_CONNECTIONS_PER_CLIENT: '1' } });
+    const query = 'subscription ($input: CaptionInput!) { captionStream(input: $input) { done } }';
+    const input = { model: 'blip-tiny', image: { base64: 'iVBORw0KGgo=' } };
+    const open = (forwardedFor: string, signal: AbortSignal) =>
+      fetch(`${t!.url}/graphql/stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-forwarded-for': forwardedFor },
+        body: JSON.stringify({ query, variables: { input: { ...input, options: { minLength: 60, maxLength: 64, numBeams: 16 } } } }),
+        signal,
+      });
+    const controller = new AbortController();
+    const first = await open('203.0.113.10', controller.signal);
+    expect([first.status, first.status === 200 ? '' : await first.text()]).toEqual([200, '']);
+    // Another client behind the same proxy has its own slot; the same client has none left.
+    const other = await open('203.0.113.11', controller.signal);
+    expect(other.status).toBe(200);
+    const again = await open('203.0.113.10', controller.signal);
+    expect(again.status).toBe(429);
+    expect((await again.json()).errors[0].extensions.code).toBe('TOO_MANY_CONNECTIONS');
+    controller.abort();
+  });
 });
