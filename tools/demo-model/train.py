@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from augment import augment_batch  # noqa: E402
 from blip_model import TextConfig, TextLMHeadModel, TextModel, VisionConfig, VisionModel, init_weights  # noqa: E402
 from data import SceneSet, pad, patch_labels  # noqa: E402
 from evaluate import evaluate, to_pixels  # noqa: E402
@@ -161,6 +163,8 @@ def main():
     p.add_argument("--eval-limit", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--aux-weight", type=float, default=1.0, help="weight of the per-patch auxiliary loss")
+    p.add_argument("--augment-pixels", type=float, default=0.0, help="share of training images given zoom/shift/blur/noise/JPEG (augment.py)")
+    p.add_argument("--keep-every", action="store_true", help="keep a numbered copy of every periodic checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--benchmark", type=int, default=0, help="only time this many steps")
     args = p.parse_args()
@@ -232,7 +236,10 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         idx, cap_ids, cap_mask, q_img, q_ids, q_mask, a_ids, a_mask = make_batch(train, rng, args.batch, args.questions_per_image, tok.pad_id)
-        image_embeds = model.vision_model(to_pixels(train.images[idx], table))
+        images = train.images[idx]
+        if args.augment_pixels > 0:
+            images = augment_batch(images, rng, args.augment_pixels)
+        image_embeds = model.vision_model(to_pixels(images, table))
         logits = model.caption_decoder(cap_ids[:, :-1], image_embeds, attention_mask=cap_mask[:, :-1])
         loss_caption = lm_loss(logits, cap_ids[:, 1:], cap_mask[:, 1:])
         question = model.text_encoder(q_ids, q_mask, image_embeds, kv_index=q_img)
@@ -276,6 +283,9 @@ def main():
             r = evaluate(model.vision_model, model.caption_decoder, model.text_encoder, model.answer_decoder, heldout, tok, args.eval_limit)
             cap_attn.keep_probs = q_attn.keep_probs = a_attn.keep_probs = True
             model.train()
+            if args.keep_every:
+                # Numbered copies, so a later ONNX evaluation can pick any point of the curve.
+                shutil.copyfile(ckpt_path, os.path.join(args.out, f"checkpoint-{round(elapsed / 60):03d}min.pt"))
             say(f"eval step {step} {elapsed / 60:.1f} min: vqa {json.dumps({k: round(v, 4) for k, v in r['vqa'].items()})} caption {json.dumps({k: round(v, 4) for k, v in r['caption'].items()})}")
     if args.benchmark:
         say(f"benchmark: {step} steps in {time.time() - start:.1f} s")

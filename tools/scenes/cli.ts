@@ -1,6 +1,7 @@
 /**
  * Writes a scene dataset for the demo-model trainer:
- *   npx tsx tools/scenes/cli.ts --out DIR --count N --seed S [--concurrency C]
+ *   npx tsx tools/scenes/cli.ts --out DIR --count N --seed S [--concurrency C] [--augment P]
+ * --augment P draws a share P (0..1) of the scenes with the augmented generator (augment.ts), for training.
  */
 import { parseArgs } from 'node:util';
 import { writeDataset } from './dataset.ts';
@@ -19,18 +20,22 @@ async function main(): Promise<void> {
       count: { type: 'string' },
       seed: { type: 'string' },
       concurrency: { type: 'string' },
+      augment: { type: 'string' },
     },
   });
   if (values.out === undefined) throw new TypeError('Expected a directory for --out but received nothing');
   const count = positiveInt('count', values.count);
   const seed = positiveInt('seed', values.seed);
   const concurrency = positiveInt('concurrency', values.concurrency, 4);
+  const augment = values.augment === undefined ? 0 : Number(values.augment);
+  if (!(augment >= 0 && augment <= 1)) throw new TypeError(`Expected a share between 0 and 1 for --augment but received ${values.augment}`);
   const started = Date.now();
   await writeDataset({
     out: values.out,
     seed,
     count,
     concurrency,
+    augment,
     onProgress: (done) => {
       if (done % 1000 === 0 || done === count) {
         process.stderr.write(`${done}/${count} scenes, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

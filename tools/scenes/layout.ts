@@ -1,4 +1,13 @@
 import { EXTENT_FACTOR, MIN_MAJOR_OFFSET, MINOR_TO_MAJOR_MAX, RADIUS_RANGE, directionOf, positionOf, sizeOf } from './geometry.ts';
+import {
+  AUGMENTED_EXTENT_SCALE,
+  AUGMENTED_RADIUS_RANGE,
+  augmentedGeometry,
+  augmentedRotation,
+  augmentedShade,
+  sampleAugmentedBackground,
+  sampleAugmentedRender,
+} from './augment.ts';
 import { chance, pick, randomInt, sample, uniform, type Rng } from './rng.ts';
 import type { BackgroundSpec, Rgb, RenderSpec, SceneRequest, SceneSpec, ShapeSpec, SplitDirection } from './spec.ts';
 import {
@@ -27,10 +36,16 @@ interface Placement {
   cy: number;
 }
 
+export interface SampleOptions {
+  /** Draw with the augmented generator's variety (augment.ts): training data only. */
+  augment?: boolean;
+}
+
 /** A random scene: 1-3 shapes of distinct kinds and colours, each in its own region, plus random rendering options. */
-export function sampleSceneSpec(rng: Rng): SceneSpec {
-  const render = sampleRender(rng);
-  const background = sampleBackground(rng);
+export function sampleSceneSpec(rng: Rng, options: SampleOptions = {}): SceneSpec {
+  const augment = options.augment === true;
+  const render = augment ? sampleAugmentedRender(rng) : sampleRender(rng);
+  const background = augment ? sampleAugmentedBackground(rng) : sampleBackground(rng);
   const count = randomInt(rng, 1, 3);
   const kinds = sample(rng, SHAPE_KINDS, count);
   const colors = sample(
@@ -40,10 +55,39 @@ export function sampleSceneSpec(rng: Rng): SceneSpec {
   );
   const positions = sample(rng, POSITIONS, count);
   const sizes = kinds.map(() => pick(rng, SIZES));
-  const radii = sizes.map((size) => uniform(rng, RADIUS_RANGE[size][0], RADIUS_RANGE[size][1]));
-  const placements = placeShapes(rng, render, kinds, radii, positions);
+  const ranges = augment ? AUGMENTED_RADIUS_RANGE : RADIUS_RANGE;
+  const radii = sizes.map((size) => uniform(rng, ranges[size][0], ranges[size][1]));
+  let placements: Placement[];
+  if (augment) {
+    // Two of the largest shapes in neighbouring regions may not fit: move the radii halfway to their range's lower end.
+    for (let tries = 0; ; tries += 1) {
+      try {
+        placements = placeShapes(rng, render, kinds, radii, positions, AUGMENTED_EXTENT_SCALE);
+        break;
+      } catch (error) {
+        if (tries >= 8) throw error;
+        sizes.forEach((size, i) => (radii[i] = (radii[i]! + AUGMENTED_RADIUS_RANGE[size][0]) / 2));
+      }
+    }
+  } else {
+    placements = placeShapes(rng, render, kinds, radii, positions, 1);
+  }
   const shapes: ShapeSpec[] = kinds.map((shape, i) => {
     const color = colors[i]!;
+    if (augment) {
+      return {
+        shape,
+        color,
+        size: sizes[i]!,
+        position: positions[i]!,
+        cx: placements[i]!.cx,
+        cy: placements[i]!.cy,
+        radius: radii[i]!,
+        rotation: augmentedRotation(rng, shape),
+        rgb: augmentedShade(rng, color),
+        geometry: augmentedGeometry(rng, shape),
+      };
+    }
     return {
       shape,
       color,
@@ -175,19 +219,21 @@ function placeShapes(
   kinds: readonly ShapeKind[],
   radii: readonly number[],
   positions: readonly Position[],
+  extentScale: number,
 ): Placement[] {
   for (let attempt = 0; attempt < MAX_LAYOUT_ATTEMPTS; attempt += 1) {
     // After many failures fall back to the outermost, centred spots, which always leave room.
     const outermost = attempt === MAX_LAYOUT_ATTEMPTS - 1;
     const placements = kinds.map((kind, i) => {
       const position = positions[i]!;
-      const { major, minor } = offsetLimits(render, kind, radii[i]!, position);
+      const reach = radii[i]! * extentScale;
+      const { major, minor } = offsetLimits(render, kind, reach, position);
       const d = outermost ? major : uniform(rng, MIN_MAJOR_OFFSET, major);
       const eLimit = Math.min(minor, MINOR_TO_MAJOR_MAX * d);
       const e = outermost ? 0 : uniform(rng, -eLimit, eLimit);
-      return placeAt(render, kind, radii[i]!, position, d, e);
+      return placeAt(render, kind, reach, position, d, e);
     });
-    if (!overlaps(render, kinds, radii, placements)) return placements;
+    if (!overlaps(render, kinds, radii.map((r) => r * extentScale), placements)) return placements;
   }
   throw new Error(`Could not place ${kinds.join(', ')} at ${positions.join(', ')} without overlap`);
 }

@@ -1,5 +1,5 @@
 import { describeScene, type QuestionAnswer } from './describe.ts';
-import { completeSceneSpec, sampleSceneSpec } from './layout.ts';
+import { completeSceneSpec, sampleSceneSpec, type SampleOptions } from './layout.ts';
 import { renderSceneImage } from './render.ts';
 import { createRng } from './rng.ts';
 import type { SceneRequest, SceneSpec } from './spec.ts';
@@ -13,9 +13,9 @@ export interface Scene {
 }
 
 /** A random scene; the same seed always gives the same spec, bytes, caption and questions (on one sharp build). */
-export async function generateScene(seed: number): Promise<Scene> {
+export async function generateScene(seed: number, options: SampleOptions = {}): Promise<Scene> {
   const rng = createRng(seed);
-  const spec = sampleSceneSpec(rng);
+  const spec = sampleSceneSpec(rng, options);
   return buildScene(spec, describeScene(spec, rng));
 }
 

@@ -16,14 +16,33 @@ export interface ShapeSpec {
   /** Degrees, clockwise. */
   rotation: number;
   rgb: Rgb;
+  /** Proportions of the augmented training generator (augment.ts); absent = the default drawing. */
+  geometry?: ShapeGeometry;
+}
+
+/** Drawing proportions the augmented generator varies (svg.ts uses its defaults when they are absent). */
+export interface ShapeGeometry {
+  /** Horizontal / vertical scale ratio (the area is kept): 1 = as drawn. */
+  stretch: number;
+  /** Square half-side per unit radius (default 0.8). */
+  squareHalfSide: number;
+  /** Triangle height / base (equilateral 0.866); the triangle is rescaled to reach EXTENT_FACTOR.triangle. */
+  triangleHeight: number;
+  /** Apex offset along the base, as a fraction of the half-base (0 = isosceles). */
+  triangleApex: number;
+  /** Star inner / outer radius (default 0.45). */
+  starInner: number;
 }
 
 export type SplitDirection = 'vertical' | 'horizontal' | 'diagonal';
 
 export interface BackgroundSpec {
   color: BackgroundColor;
-  /** 'split' = two tones of the same named colour, so the caption's background word stays true. */
-  style: 'plain' | 'split';
+  /**
+   * 'split' = two tones of the same named colour, so the caption's background word stays true; 'gradient' = a linear
+   * blend between the two tones along the split direction (augmented generator only).
+   */
+  style: 'plain' | 'split' | 'gradient';
   rgb: Rgb;
   /** Second tone (equal to rgb when plain). */
   rgb2: Rgb;
