@@ -74,31 +74,15 @@ export function sampleSceneSpec(rng: Rng, options: SampleOptions = {}): SceneSpe
   }
   const shapes: ShapeSpec[] = kinds.map((shape, i) => {
     const color = colors[i]!;
+    const placed = { shape, color, size: sizes[i]!, position: positions[i]!, cx: placements[i]!.cx, cy: placements[i]!.cy, radius: radii[i]! };
+    // The random draws keep their order in each branch (rotation, then colour, then geometry), so seeds reproduce.
     if (augment) {
-      return {
-        shape,
-        color,
-        size: sizes[i]!,
-        position: positions[i]!,
-        cx: placements[i]!.cx,
-        cy: placements[i]!.cy,
-        radius: radii[i]!,
-        rotation: augmentedRotation(rng, shape),
-        rgb: augmentedShade(rng, color),
-        geometry: augmentedGeometry(rng, shape),
-      };
+      const rotation = augmentedRotation(rng, shape);
+      const rgb = augmentedShade(rng, color);
+      return { ...placed, rotation, rgb, geometry: augmentedGeometry(rng, shape) };
     }
-    return {
-      shape,
-      color,
-      size: sizes[i]!,
-      position: positions[i]!,
-      cx: placements[i]!.cx,
-      cy: placements[i]!.cy,
-      radius: radii[i]!,
-      rotation: sampleRotation(rng, shape),
-      rgb: jitter(rng, SHAPE_RGB[color], COLOR_JITTER),
-    };
+    const rotation = sampleRotation(rng, shape);
+    return { ...placed, rotation, rgb: jitter(rng, SHAPE_RGB[color], COLOR_JITTER) };
   });
   return { background, shapes, render };
 }
