@@ -42,7 +42,7 @@ async function run(url: string): Promise<number> {
 const results: Record<string, number[]> = { '1': [], '2': [] };
 for (const count of [1, 2]) {
   const replicas: Replica[] = [];
-  for (let i = 0; i < count; i++) replicas.push(await startReplica(`r${i + 1}`, { REGISTRY_DIR: registryDir, LOG_LEVEL: 'warn', PRELOAD_MODELS: 'blip-demo' }));
+  for (let i = 0; i < count; i++) replicas.push(await startReplica(`r${i + 1}`, { REGISTRY_DIR: registryDir, PRELOAD_MODELS: 'blip-demo' }));
   const balancer = await startBalancer(scratch, replicas, { sourceAddress: '127.0.0.1', checkIntervalMs: 500 });
   await run(balancer.url); // warm-up: every replica has loaded and seen a batch
   for (let r = 0; r < repetitions; r++) results[String(count)].push(round(await run(balancer.url), 2));
