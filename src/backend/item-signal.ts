@@ -15,7 +15,7 @@ export interface ItemSignal {
 export function itemSignal(options: { deadline?: number; client?: AbortSignal }): ItemSignal {
   const { deadline, client } = options;
   const controller = new AbortController();
-  const onClientAbort = () => controller.abort(new ServiceError(ErrorCode.CANCELLED, 'The request was cancelled', { details: { reason: 'cancelled' } }));
+  const onClientAbort = () => controller.abort(deserializeError(cancelledError()));
   let timer: NodeJS.Timeout | undefined;
   if (client?.aborted) onClientAbort();
   else client?.addEventListener('abort', onClientAbort, { once: true });

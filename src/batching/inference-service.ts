@@ -8,7 +8,7 @@ import type { BackendItem, TokenEvent } from '../backend/model-backend.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { ModelRegistry, VariantInfo } from '../registry/types.ts';
 import { BatchScheduler } from './batch-scheduler.ts';
-import { runGroup, type BatchListeners, type Job } from './run-group.ts';
+import { runGroup, type BatchListeners, type Job, type ObservedPasses } from './run-group.ts';
 import { subscribe, type SharedJob } from './shared-job.ts';
 import type { InferenceCall, InferenceService, ServedEvent, ServedResult } from './types.ts';
 
@@ -33,6 +33,7 @@ interface VariantQueue {
  */
 export function createInferenceService(registry: Pick<ModelRegistry, 'lease'>, listeners: BatchListeners = {}): InferenceService {
   const queues = new Map<string, VariantQueue>();
+  const passes: ObservedPasses = new WeakMap();
 
   const queueFor = (variant: VariantInfo): VariantQueue => {
     let queue = queues.get(variant.name);
@@ -47,7 +48,7 @@ export function createInferenceService(registry: Pick<ModelRegistry, 'lease'>, l
             const end = scheduler.begin();
             const started = performance.now();
             try {
-              return await runGroup(registry, variant.name, jobs, listeners);
+              return await runGroup(registry, variant.name, jobs, listeners, passes);
             } finally {
               created.passMs = 0.8 * created.passMs + 0.2 * (performance.now() - started);
               end();

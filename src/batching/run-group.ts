@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { EventStream } from '../backend/event-stream.ts';
 import { abortError } from '../backend/item-signal.ts';
 import { deserializeError } from '../backend/items.ts';
-import type { BackendItem, TokenEvent } from '../backend/model-backend.ts';
+import type { BackendItem, ModelBackend, TokenEvent } from '../backend/model-backend.ts';
 import type { ModelRegistry } from '../registry/types.ts';
 import type { ServedResult } from './types.ts';
 
@@ -26,14 +26,23 @@ export interface BatchListeners {
   onEncoderPass?: (event: { variant: string; images: number }) => void;
 }
 
-/** Last encoder pass observed per variant: items of one pass report it once. */
-const observedPasses = new WeakMap<BatchListeners, Map<string, number>>();
+/**
+ * The last encoder pass reported per backend: the items of one pass each carry its number, and the pass is observed
+ * once. Keyed by backend because each backend numbers its own passes (a reloaded variant starts again at 1).
+ */
+export type ObservedPasses = WeakMap<ModelBackend, number>;
 
 /**
  * A DataLoader batch for one variant: leases its backend, submits the batch as one group, and turns each item's events
  * into its served result (or its error). One entry per job, in order; a failed item never fails the others.
  */
-export async function runGroup(registry: Pick<ModelRegistry, 'lease'>, variant: string, jobs: readonly Job[], listeners: BatchListeners): Promise<Array<ServedResult | Error>> {
+export async function runGroup(
+  registry: Pick<ModelRegistry, 'lease'>,
+  variant: string,
+  jobs: readonly Job[],
+  listeners: BatchListeners,
+  passes: ObservedPasses,
+): Promise<Array<ServedResult | Error>> {
   const live = jobs.filter((job) => !job.signal.aborted);
   const results = new Map<Job, ServedResult | Error>();
   if (live.length > 0) {
@@ -44,7 +53,12 @@ export async function runGroup(registry: Pick<ModelRegistry, 'lease'>, variant: 
       for (const job of live) job.dispatched = true;
       listeners.onBatch?.({ variant, size: live.length, kind: live[0].item.kind });
       const streams = lease.backend.submitGroup(live.map((job) => ({ item: job.item, controls: { signal: job.signal, stream: job.onToken !== undefined } })));
-      const served = await Promise.all(streams.map((stream, i) => serve(stream, live[i], variant, listeners)));
+      const observePass = (pass: number, images: number) => {
+        if ((passes.get(lease.backend) ?? 0) >= pass) return;
+        passes.set(lease.backend, pass);
+        if (images > 0) listeners.onEncoderPass?.({ variant, images });
+      };
+      const served = await Promise.all(streams.map((stream, i) => serve(stream, live[i], variant, observePass)));
       served.forEach((result, i) => results.set(live[i], result));
     } catch (error) {
       for (const job of live) results.set(job, error instanceof Error ? error : new Error(String(error)));
@@ -56,13 +70,13 @@ export async function runGroup(registry: Pick<ModelRegistry, 'lease'>, variant: 
 }
 
 /** Reads one item's events to its result. */
-async function serve(stream: EventStream, job: Job, variant: string, listeners: BatchListeners): Promise<ServedResult | Error> {
+async function serve(stream: EventStream, job: Job, variant: string, observePass: (pass: number, images: number) => void): Promise<ServedResult | Error> {
   for await (const event of stream) {
     switch (event.type) {
       case 'admitted':
         break;
       case 'encoded':
-        observePass(listeners, variant, event.pass, event.encoderBatch);
+        observePass(event.pass, event.encoderBatch);
         break;
       case 'token':
         job.onToken?.(event);
@@ -89,13 +103,4 @@ async function serve(stream: EventStream, job: Job, variant: string, listeners: 
     }
   }
   return new Error('the item ended without a result');
-}
-
-function observePass(listeners: BatchListeners, variant: string, pass: number, images: number): void {
-  if (!listeners.onEncoderPass) return;
-  let passes = observedPasses.get(listeners);
-  if (!passes) observedPasses.set(listeners, (passes = new Map()));
-  if ((passes.get(variant) ?? 0) >= pass) return;
-  passes.set(variant, pass);
-  if (images > 0) listeners.onEncoderPass({ variant, images });
 }

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { ErrorCode, ServiceError } from '../errors.ts';
+import { cancelledError, deserializeError } from '../backend/items.ts';
 import type { ServedResult } from './types.ts';
 
 /** One computation and the clients waiting for it. */
@@ -18,7 +18,7 @@ export function subscribe(shared: SharedJob, signal: AbortSignal | undefined): P
   return new Promise<ServedResult>((resolve, reject) => {
     const onAbort = () => {
       if (++shared.gone === shared.waiting) shared.controller.abort();
-      reject(new ServiceError(ErrorCode.CANCELLED, 'The request was cancelled', { details: { reason: 'cancelled' } }));
+      reject(deserializeError(cancelledError()));
     };
     if (signal.aborted) return onAbort();
     // One HTTP request's signal serves every item of a batch mutation (bounded by the batch limit): not a leak.

@@ -63,6 +63,3 @@ export function embeddedVariant(name: string, task: 'caption' | 'vqa', extra: Re
 function variantJson(name: string, task: 'caption' | 'vqa', source: unknown, extra: Record<string, unknown>): Record<string, unknown> {
   return { name, aliases: [], task, description: `${name} for tests`, default: false, source, ...extra };
 }
-
-/** The registry's production backend (main.ts passes the same): tests of the registry run real worker threads. */
-export { startWorkerBackend } from './worker-backend.ts';

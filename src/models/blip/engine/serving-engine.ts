@@ -17,7 +17,9 @@ import type { Job } from './job.ts';
 import { planRequest } from './request-plan.ts';
 
 export type { AdmissionPolicy } from './admission.ts';
-export { MAX_BEAMS } from './request-plan.ts';
+
+/** What items get once the engine is closed (and those still in it when it closes). */
+const SHUT_DOWN: SerializedError = { code: ErrorCode.INFERENCE_FAILED, message: 'The inference engine is shut down' };
 
 export interface EngineOptions {
   imageLimits: ImageLimits;
@@ -137,13 +139,13 @@ export class ServingEngine {
   /** Fails every request and frees the decoder; later submissions fail. */
   close(): void {
     this.closed = true;
-    this.failAll({ code: ErrorCode.INFERENCE_FAILED, message: 'The inference engine is shut down' });
+    this.failAll(SHUT_DOWN);
     this.decoder.dispose();
   }
 
   private enqueue(entry: EngineItem, group: number): void {
     const { kind, item, signal, emit } = entry;
-    if (this.closed) return emit({ type: 'error', error: { code: ErrorCode.INFERENCE_FAILED, message: 'The inference engine is shut down' } });
+    if (this.closed) return emit({ type: 'error', error: SHUT_DOWN });
     if (signal?.aborted) return emit({ type: 'error', error: abortError(signal, 'queue') });
     let planned;
     try {
