@@ -1,8 +1,9 @@
 # blip-gateway container image (deploy/kubernetes/ runs it). Build from the repository root:
 #   docker build -t blip-gateway:0.1.0 .
-# Three stages: `deps` installs the production dependencies only; `prepare` converts the embedded model variants
-# (the same conversion the server would otherwise run at start-up); `runtime` is the image that runs, with no npm
-# dev dependencies, no build tools and a non-root user.
+# Four stages: `deps` installs the production dependencies only; `web` builds the playground and GraphiQL pages with
+# Vite (a dev dependency); `prepare` converts the embedded model variants (the same conversion the server would
+# otherwise run at start-up); `runtime` is the image that runs, with no npm dev dependencies, no build tools and a
+# non-root user.
 
 # glibc (not Alpine): onnxruntime-node and sharp ship prebuilt binaries for linux-x64/arm64 with glibc.
 ARG NODE_IMAGE=node:24-bookworm-slim
@@ -13,6 +14,15 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # tsx is a production dependency: `npm start` runs the TypeScript sources through it, so there is no build step.
 RUN npm ci --omit=dev --no-audit --no-fund
+
+# The pages at / and /graphiql: Vite and the page dependencies are dev dependencies, so they are built here and only
+# web/dist/ is copied into the image (without it the server would answer / with 503).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY web ./web
+RUN ["node", "--import", "tsx", "web/build.ts", "--force"]
 
 FROM deps AS prepare
 WORKDIR /app
@@ -37,6 +47,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY --from=web /app/web/dist ./web/dist
 # The checkpoints of the embedded variants stay in the image: at start-up the server hashes them to check that the
 # converted files in the registry are up to date (it converts again only if they are not).
 COPY models ./models
