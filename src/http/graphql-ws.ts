@@ -26,8 +26,11 @@ export interface GraphQLWsOptions {
   buckets?: RateLimiter;
   /** The client's key for the per-client bounds and the rate limit (see createClientKey). */
   clientOf: (req: IncomingMessage) => string;
-  /** Called with each subscription's record when it completed (metrics; SSE requests get theirs from the HTTP log). */
-  onCompleted?: (record: RequestRecord) => void;
+  /**
+   * Called with each subscription's record and its client's key when it completed: finished, failed, unsubscribed or
+   * its socket closed (the log line and metrics; SSE requests get theirs from the HTTP routes).
+   */
+  onCompleted?: (record: RequestRecord, client: string) => void;
 }
 
 export interface GraphQLWsServer {
@@ -88,7 +91,6 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
     {
       onSubscribe: (ctx, id, payload) => {
         const record = new RequestRecord(`ws-${++nextRecord}`);
-        if (typeof payload.operationName === 'string') record.graphqlOperationName = payload.operationName.slice(0, 100);
         const context = operations.context(clientOf(ctx.extra.request), signals.get(ctx.extra.socket) ?? new AbortController().signal, record);
         const prepared = operations.prepare(payload, context);
         if (!Array.isArray(prepared)) {
@@ -100,7 +102,7 @@ export function attachGraphQLWs(options: GraphQLWsOptions): GraphQLWsServer {
       onComplete: (ctx, id) => {
         const record = records.get(ctx)?.get(id);
         records.get(ctx)?.delete(id);
-        if (record) options.onCompleted?.(record);
+        if (record) options.onCompleted?.(record, clientOf(ctx.extra.request));
       },
       onNext: (_ctx, _id, _payload, _args, result) => operations.formatResult(result),
       onError: (_ctx, _id, _payload, errors) => operations.formatErrors(errors),

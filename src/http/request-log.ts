@@ -42,7 +42,6 @@ export function observeRequests(logger: Logger, onFinished: (record: RequestReco
 }
 
 function logLine(record: RequestRecord, req: Request, res: Response): Record<string, unknown> {
-  const codes = record.allCodes();
   return {
     requestId: record.requestId,
     // The client's address: the TCP peer, or X-Forwarded-For through the proxies TRUST_PROXY trusts.
@@ -50,6 +49,27 @@ function logLine(record: RequestRecord, req: Request, res: Response): Record<str
     method: req.method,
     path: req.originalUrl.split('?')[0],
     status: res.writableFinished ? res.statusCode : 499,
+    ...recordFields(record),
+  };
+}
+
+/**
+ * The one log line of a GraphQL-over-WebSocket subscription, written when it completes (finished, failed, unsubscribed
+ * or its socket closed). One socket carries many subscriptions, so each gets its own line and id (`ws-N`), with the
+ * same fields as an HTTP request's line apart from method and status.
+ */
+export function logSubscription(logger: Logger, record: RequestRecord, clientIp: string): void {
+  try {
+    logger.info({ requestId: record.requestId, clientIp, transport: 'graphql-ws', path: '/graphql', ...recordFields(record) }, 'subscription');
+  } catch {
+    // As for requests: logging must never break a subscription.
+  }
+}
+
+/** What a record collected: duration, operation name, each operation's variants, items, batch sizes and error codes. */
+function recordFields(record: RequestRecord): Record<string, unknown> {
+  const codes = record.allCodes();
+  return {
     durationMs: round(performance.now() - record.startedAt),
     ...(record.graphqlOperationName === undefined ? {} : { operationName: record.graphqlOperationName }),
     operations: record.operations.map((op) => ({

@@ -27,7 +27,7 @@ import { createStreamOperations } from './stream-operations.ts';
 import { sendGraphQLError, sendRestError } from './error-body.ts';
 import { rateLimit } from './rate-limit.ts';
 import { readiness, type ReadinessOptions } from './readiness.ts';
-import { observeRequests, recordOf } from './request-log.ts';
+import { logSubscription, observeRequests, recordOf } from './request-log.ts';
 import { abortOnClose, createRestHandler } from './rest.ts';
 import { createWebPages } from './web-pages.ts';
 
@@ -138,7 +138,11 @@ export async function createGatewayHttpServer(services: GatewayServices, options
     graphqlSse(operations, clientOf),
     bodyErrorHandler(limits.bodyBytes, sendGraphQLError, 'BAD_REQUEST', options.onUnexpectedError),
   );
-  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes, buckets, clientOf, onCompleted: (record) => metrics.observeRequest(record, 'graphql') });
+  webSockets = attachGraphQLWs({ httpServer, path: '/graphql', operations, origins, streams, maxPayloadBytes: limits.bodyBytes, buckets, clientOf, onCompleted: (record, client) => {
+      logSubscription(options.logger, record, client);
+      metrics.observeRequest(record, 'graphql');
+    },
+  });
 
   app.use(
     '/graphql',

@@ -80,6 +80,8 @@ export function createStreamOperations(options: StreamOperationsOptions): Stream
       const operationName = typeof request.operationName === 'string' ? request.operationName : undefined;
       const operation = getOperationAST(document, operationName);
       if (!operation) return [codedError('Could not tell which operation to run: name it with operationName', 'BAD_REQUEST')];
+      // The name as resolved from the document (as Apollo reports it for HTTP requests), for the log line and traces.
+      if (operation.name) contextValue.record.graphqlOperationName = operation.name.value.slice(0, 100);
       if (operation.operation !== 'subscription') {
         return [codedError(`Only subscriptions are served over this transport; send ${operation.operation === 'query' ? 'queries' : 'mutations'} to POST /graphql`, 'BAD_REQUEST')];
       }

@@ -1,25 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LimitsDocument } from '../../generated/graphql.ts';
 import { startTestServer, type TestServer } from '../gateway/helpers.ts';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
+import { capturingLogger } from '../../helpers/log-capture.ts';
 
 /**
  * TRUST_PROXY: the client address used for rate limits and logs comes from X-Forwarded-For only when the TCP peer is
  * a trusted proxy (the test client is on 127.0.0.1 and plays the proxy). Rate limit: 1 request per client, refilled
  * every 10 s, so a second request from the same client is refused.
  */
-function capture() {
-  const lines: Array<Record<string, any>> = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
-
 describe('TRUST_PROXY', () => {
   let t: TestServer | undefined;
   afterEach(async () => {
@@ -27,12 +15,12 @@ describe('TRUST_PROXY', () => {
     t = undefined;
   });
   const start = async (trustProxy: string | undefined) => {
-    const log = capture();
+    const log = capturingLogger();
     t = await startTestServer({ env: { RATE_LIMIT_PER_MINUTE: '6', RATE_LIMIT_BURST: '1', ...(trustProxy === undefined ? {} : { TRUST_PROXY: trustProxy }) }, logger: log.logger });
     const send = (forwardedFor?: string) => t!.gql(LimitsDocument, undefined, forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor });
     const clientIps = async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      return log.lines.filter((line) => line.msg === 'request').map((line) => line.clientIp);
+      return log.lines().filter((line) => line.msg === 'request').map((line) => line.clientIp);
     };
     return { send, clientIps };
   };

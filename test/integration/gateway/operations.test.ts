@@ -1,8 +1,7 @@
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnswerDocument, CaptionBatchDocument, CaptionDocument, LimitsDocument, ModelsDocument } from '../../generated/graphql.ts';
 import { base64Image, startTestServer, type TestServer } from './helpers.ts';
+import { capturingLogger } from '../../helpers/log-capture.ts';
 
 /** `/metrics` as a map from `name{label="value",…}` (labels sorted) to its value. */
 async function scrape(url: string): Promise<Map<string, number>> {
@@ -22,27 +21,6 @@ async function scrape(url: string): Promise<Map<string, number>> {
     samples.set(labels === '' ? match[1] : `${match[1]}{${labels}}`, Number(match[3]));
   }
   return samples;
-}
-
-/** A pino logger whose lines the test can read. */
-function capturingLogger(): { logger: pino.Logger; lines: () => Array<Record<string, any>> } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = pino({ level: 'info' }, stream);
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line)),
-  };
 }
 
 const requestLines = (lines: Array<Record<string, any>>) => lines.filter((line) => line.msg === 'request');

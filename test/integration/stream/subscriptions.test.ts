@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnswerDocument, AnswerStreamDocument, CaptionDocument, CaptionStreamDocument } from '../../generated/graphql.ts';
 import { base64Image, startTestServer, type TestServer } from '../gateway/helpers.ts';
 import { overSse, overWebSocket, scrape, waitFor, wsClient, type Streamed } from './stream-clients.ts';
+import { capturingLogger } from '../../helpers/log-capture.ts';
 
 const IMAGE = { base64: base64Image('gradient_64x48.png') };
 const TRANSPORTS = ['graphql-ws', 'graphql-sse'] as const;
@@ -31,11 +32,13 @@ function expectWellFormed(events: Array<{ text: string; delta: string; done: boo
 describe('captionStream and answerStream over graphql-ws and graphql-sse', () => {
   let t: TestServer;
   let ws: Client;
+  const log = capturingLogger();
+  const subscriptionLines = () => log.lines().filter((line) => line.msg === 'subscription');
   const run = <TData, TVariables>(transport: Transport, document: Parameters<typeof overSse<TData, TVariables>>[1], variables: TVariables): Promise<Streamed<TData>> =>
     transport === 'graphql-ws' ? overWebSocket(ws, document, variables) : overSse(t.url, document, variables);
 
   beforeAll(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ logger: log.logger });
     ws = wsClient(t.url);
   });
   afterAll(async () => {
@@ -142,7 +145,28 @@ describe('captionStream and answerStream over graphql-ws and graphql-sse', () =>
     // Partial texts may have arrived before the stop; the result never does.
     expect(received.filter((r) => (r as { data?: { captionStream?: { done?: boolean } } }).data?.captionStream?.done)).toEqual([]);
     // Over WebSocket the subscription's record reaches the metrics when it completes: the request was cancelled.
-    if (transport === 'graphql-ws') await waitFor(async () => (await cancelled()) === cancelledBefore + 1, 1000, 'CANCELLED to be counted');
+    if (transport === 'graphql-ws') {
+      await waitFor(async () => (await cancelled()) === cancelledBefore + 1, 1000, 'CANCELLED to be counted');
+      // ...and its log line, the one line a WebSocket subscription gets, says so.
+      expect(subscriptionLines().at(-1)).toMatchObject({ transport: 'graphql-ws', operations: [{ operation: 'captionStream', errorCodes: ['CANCELLED'] }], errorCodes: ['CANCELLED'] });
+    }
     expect(Date.now() - stoppedAt).toBeLessThan(2000);
+  });
+
+  it('graphql-ws: each completed subscription writes one log line with its own id, the client and what it served', async () => {
+    const before = subscriptionLines().length;
+    const input = { image: IMAGE, model: 'blip-tiny' };
+    for (let i = 0; i < 2; i++) expect((await overWebSocket(ws, CaptionStreamDocument, { input })).error).toBeUndefined();
+    await waitFor(async () => subscriptionLines().length === before + 2, 1000, 'two subscription lines');
+    const lines = subscriptionLines().slice(before);
+    for (const line of lines) {
+      expect(line).toMatchObject({ level: 30, transport: 'graphql-ws', path: '/graphql', clientIp: '127.0.0.1', operationName: 'CaptionStream', operations: [{ operation: 'captionStream', variants: ['blip-tiny'], items: 1 }] });
+      expect(line.requestId).toMatch(/^ws-\d+$/);
+      expect(line.durationMs).toBeGreaterThan(0);
+      expect(line.errorCodes).toBeUndefined();
+      // Never the image or the text.
+      expect(JSON.stringify(line)).not.toContain(IMAGE.base64.slice(0, 40));
+    }
+    expect(lines[0].requestId).not.toBe(lines[1].requestId);
   });
 });
