@@ -17,7 +17,7 @@ import { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
 import { readManifest, type Precision } from '../../src/variant/manifest.ts';
 import { measureInt8Quality } from '../quality/int8-quality.ts';
 import { estimateMinutes, parseBenchOptions } from './bench-options.ts';
-import { buildRandomModel, round } from './common.ts';
+import { buildRandomModel, distinctImage, round } from './common.ts';
 import { measureGemm } from './gemm-probe.ts';
 import { batchingGains, requestsPerCell, runC64, runInterleavedCells } from './http-cells.ts';
 import { dropCachesUnavailable, measureColdLoad, measureLoads, timeOneLoad } from './load-timing.ts';
@@ -92,7 +92,9 @@ try {
       const s = await startServingProcess(dirs[p], p, batching, `${o.config}, random weights`);
       servers.push(s);
       const first = await timeOneLoad(s); // the first load of this process (not in load_ms: files may be cold)
-      log(`started ${s.name} (pid ${s.pid}); first load ${first.metricMs.toFixed(0)} ms`);
+      // One untimed caption: the sessions' first runs allocate and plan, which no later request pays.
+      await s.caption((await distinctImage(2_000_000 + servers.length)).toString('base64'), TOKENS);
+      log(`started ${s.name} (pid ${s.pid}); first load ${first.metricMs.toFixed(0)} ms, warm-up caption done`);
     }
   }
   const cells = await runInterleavedCells(servers, { reps: o.reps, quick: o.quick, tokens: TOKENS, log });

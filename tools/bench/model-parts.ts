@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
 import type { Precision, VariantManifest } from '../../src/variant/manifest.ts';
-import { randomArray, round } from './common.ts';
+import { median, randomArray, round } from './common.ts';
 import { rotate, summarize, type Summary } from './stats.ts';
 import { crossKvElementBytes, decoderWeightBytesPerStep, readGraphShape, stepBytes, type StepBytes } from './step-bytes.ts';
 
@@ -71,8 +71,8 @@ export async function measureVision(models: LoadedModel[], dims: VisionDims, gem
       }
     }
     for (const m of models) {
-      const stats = summarize(times.get(m.precision)!);
-      const gflops = (flops * 1000) / stats.median / 1e9;
+      const stats = summarize(times.get(m.precision)!, 3);
+      const gflops = (flops * 1000) / median(times.get(m.precision)!) / 1e9;
       rows.push({ precision: m.precision, batch, gflops: round(gflops), ratio_to_gemm: round(gflops / gemm, 3), ms_per_image: stats.median, ms_per_image_stats: stats });
       log(`vision ${m.precision} batch ${batch}: ${stats.median} ms/image [${stats.min}–${stats.max}], ${gflops.toFixed(1)} GFLOP/s${m.precision === 'fp32' ? ` (${(gflops / gemm).toFixed(2)} of GEMM)` : ''}`);
     }
