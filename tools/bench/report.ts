@@ -115,11 +115,11 @@ export function buildResult(m: Measurements) {
 export type BenchResult = ReturnType<typeof buildResult>;
 
 export function formatTable(r: BenchResult): string {
-  const flagged = r.caption.filter((c) => c.spread_flag).length + r.vision.filter((v) => v.ms_per_image_stats.spread_flag).length;
+  const flagged = countFlagged(r);
   const lines = [
     `model ${r.model} (random weights), ${r.tokens_per_caption} tokens per caption, ${r.repetitions} repetition(s)${r.quick ? ', quick' : ''}, ${r.duration_s} s`,
     `load average (1/5/15 min): start ${r.load_average.start.join(' ')}, end ${r.load_average.end.join(' ')}${r.load_average.start[0] > 0.5 ? '   !! machine not quiet at start' : ''}`,
-    `figures as median [min–max]; !SPREAD marks (max−min)/median over 25 % (${flagged} flagged)`,
+    `figures as median [min–max]; !SPREAD marks (max−min)/median over 25 % (${flagged} figures flagged)`,
     `GEMM rate: ${r.gemm_gflops} GFLOP/s`,
     'vision encoder: precision | batch | ms per image | GFLOP/s | ratio to GEMM',
     ...r.vision.map((v) => `  ${v.precision} | ${v.batch} | ${formatSummary(v.ms_per_image_stats)} | ${v.gflops} | ${v.ratio_to_gemm}`),
@@ -163,4 +163,13 @@ export function formatTable(r: BenchResult): string {
   }
   lines.push(`peak RSS of the bench process: ${r.peak_rss_mb} MB`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Repeated figures (summaries) in the result whose spread is flagged, wherever they sit. */
+export function countFlagged(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + countFlagged(v), 0);
+  if (typeof value !== 'object' || value === null) return 0;
+  const o = value as Record<string, unknown>;
+  const own = 'median' in o && 'values' in o && o.spread_flag === true ? 1 : 0;
+  return own + Object.values(o).reduce((n: number, v) => n + countFlagged(v), 0);
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { countFlagged } from '../../../tools/bench/report.ts';
 import { formatSummary, pairedRatios, rotate, SPREAD_LIMIT, summarize } from '../../../tools/bench/stats.ts';
 
 describe('bench statistics', () => {
@@ -41,5 +42,15 @@ describe('bench statistics', () => {
     const cells = ['a', 'b', 'c'];
     expect([0, 1, 2, 3].map((rep) => rotate(cells, rep).join(''))).toEqual(['abc', 'bca', 'cab', 'abc']);
     expect(rotate([], 2)).toEqual([]);
+  });
+});
+
+describe('counting flagged figures in a result', () => {
+  it('counts every flagged summary, however deeply nested, and nothing else', () => {
+    const wide = summarize([1, 2, 3]);
+    const narrow = summarize([10, 10, 11]);
+    const result = { caption: [{ spread_flag: true, stats: { a: wide, b: narrow, c: wide } }], load: { fp32: { metric: wide } }, other: 3 };
+    expect(countFlagged(result)).toBe(3);
+    expect(countFlagged({ caption: [{ stats: { a: narrow } }] })).toBe(0);
   });
 });
