@@ -21,6 +21,8 @@ export interface BenchOptions {
   precisions: Precision[];
   torch: boolean;
   coldDisk: boolean;
+  /** One precision's serving processes at a time (default with --large: four would not fit in memory). */
+  phased: boolean;
   /** Convert the models (both precisions) and stop: conversion before the quiet window. */
   prepareOnly: boolean;
   /** Requests of the concurrency-64 cell per batched process (0: skipped). */
@@ -32,7 +34,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--large | --config-file PATH] [--reps N] [--precision fp32|int8|both]
-  [--torch] [--cold-disk] [--cache DIR] [--json FILE] [--prepare-only]`;
+  [--torch] [--cold-disk] [--phased | --no-phased] [--cache DIR] [--json FILE] [--prepare-only]`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values: a } = parseArgs({
@@ -48,6 +50,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       torch: { type: 'boolean', default: false },
       'cold-disk': { type: 'boolean', default: false },
       'prepare-only': { type: 'boolean', default: false },
+      phased: { type: 'boolean' },
+      'no-phased': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -81,6 +85,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     torch: a.torch ?? false,
     coldDisk: a['cold-disk'] ?? false,
     prepareOnly: a['prepare-only'] ?? false,
+    phased: a['no-phased'] ? false : (a.phased ?? a.large ?? false),
     c64Requests: quick ? 64 : 128,
     loads: quick ? 1 : 3,
     qualityImages: quick ? 2 : 8,

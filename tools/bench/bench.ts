@@ -14,17 +14,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
-import { readManifest, type Precision } from '../../src/variant/manifest.ts';
+import { readManifest } from '../../src/variant/manifest.ts';
 import { measureInt8Quality } from '../quality/int8-quality.ts';
 import { estimateMinutes, parseBenchOptions } from './bench-options.ts';
-import { buildRandomModel, distinctImage, round } from './common.ts';
+import { buildRandomModel, round } from './common.ts';
 import { measureGemm } from './gemm-probe.ts';
-import { batchingGains, requestsPerCell, runC64, runInterleavedCells } from './http-cells.ts';
-import { dropCachesUnavailable, measureColdLoad, measureLoads, timeOneLoad } from './load-timing.ts';
+import { requestsPerCell } from './http-cells.ts';
+import { dropCachesUnavailable } from './load-timing.ts';
 import { decodeStepBytes, measureDecodeParts, measureVision, visionDims, type LoadedModel } from './model-parts.ts';
 import { measureRawCaptions } from './raw-caption.ts';
 import { buildResult, formatTable } from './report.ts';
-import { startServingProcess, type ServingProcess } from './serving-process.ts';
+import { runServing } from './serving-phase.ts';
 import { checkTorchAvailable, runTorchCaption } from './torch-side.ts';
 
 const TOKENS = 20;
@@ -85,66 +85,43 @@ if (o.torch) {
 }
 
 // (g) and (h): one serving process per (precision, batching).
-const servers: ServingProcess[] = [];
-try {
-  for (const p of o.precisions) {
-    for (const batching of [true, false]) {
-      const s = await startServingProcess(dirs[p], p, batching, `${o.config}, random weights`);
-      servers.push(s);
-      const first = await timeOneLoad(s); // the first load of this process (not in load_ms: files may be cold)
-      // One untimed caption: the sessions' first runs allocate and plan, which no later request pays.
-      await s.caption((await distinctImage(2_000_000 + servers.length)).toString('base64'), TOKENS);
-      log(`started ${s.name} (pid ${s.pid}); first load ${first.metricMs.toFixed(0)} ms, warm-up caption done`);
-    }
-  }
-  const cells = await runInterleavedCells(servers, { reps: o.reps, quick: o.quick, tokens: TOKENS, log });
-  const batched = servers.filter((s) => s.batching);
-  const peakAfterC64Mb: Record<string, number> = {};
-  for (const s of batched) peakAfterC64Mb[s.precision] = (await runC64(s, o.c64Requests, TOKENS, log)).peakMb;
-  const loads: Record<string, Awaited<ReturnType<typeof measureLoads>>> = {};
-  for (const s of batched) loads[s.precision] = await measureLoads(s, o.loads, log);
-  const coldLoads = o.coldDisk ? Object.fromEntries(await sequential(batched.map((s) => async () => [s.precision, await measureColdLoad(s, log)] as const))) : null;
-  const byPrecision = (f: (s: ServingProcess) => boolean, value: (s: ServingProcess) => number) => Object.fromEntries(servers.filter(f).map((s) => [s.precision, value(s)]));
+const serving = await runServing({
+  precisions: o.precisions,
+  dirs,
+  description: `${o.config}, random weights`,
+  reps: o.reps,
+  quick: o.quick,
+  tokens: TOKENS,
+  c64Requests: o.c64Requests,
+  loads: o.loads,
+  coldDisk: o.coldDisk,
+  phased: o.phased,
+  log,
+});
 
-  const result = buildResult({
-    model: o.config,
-    quick: o.quick,
-    reps: o.reps,
-    tokens: TOKENS,
-    precisions: o.precisions,
-    loadAverage: { start: loadStart, end: loadavg() },
-    durationS: (performance.now() - started) / 1000,
-    gemm,
-    vision,
-    components,
-    stepBytes,
-    raw,
-    cells: cells.cells,
-    gains: Object.fromEntries(o.precisions.map((p: Precision) => [p, batchingGains(cells, servers, p)])),
-    encoderBatchesC16: cells.encoderBatchesC16,
-    peakAfterC16Mb: byPrecision((s) => s.batching, (s) => cells.peakAfterC16Mb[s.name]),
-    peakAfterC64Mb,
-    unbatchedPeakMb: byPrecision((s) => !s.batching, (s) => cells.peakAfterC16Mb[s.name]),
-    c64Requests: o.c64Requests,
-    benchPeakRssMb: process.resourceUsage().maxRSS / 1024,
-    quality,
-    loads,
-    coldLoads,
-    torch,
-  });
-  process.stdout.write(formatTable(result));
-  if (o.json) {
-    await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
-    log(`wrote ${o.json}`);
-  }
-} finally {
-  for (const s of servers) await s.stop();
+const result = buildResult({
+  model: o.config,
+  quick: o.quick,
+  reps: o.reps,
+  tokens: TOKENS,
+  precisions: o.precisions,
+  loadAverage: { start: loadStart, end: loadavg() },
+  durationS: (performance.now() - started) / 1000,
+  gemm,
+  vision,
+  components,
+  stepBytes,
+  raw,
+  ...serving,
+  c64Requests: o.c64Requests,
+  benchPeakRssMb: process.resourceUsage().maxRSS / 1024,
+  quality,
+  torch,
+});
+process.stdout.write(formatTable(result));
+if (o.json) {
+  await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${o.json}`);
 }
 log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
 process.exit(0);
-
-async function sequential<T>(tasks: Array<() => Promise<T>>): Promise<T[]> {
-  const out: T[] = [];
-  for (const task of tasks) out.push(await task());
-  return out;
-}

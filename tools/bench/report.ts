@@ -37,6 +37,8 @@ export interface Measurements {
   loads: Record<string, LoadTimes>;
   coldLoads: Record<string, { metricMs: number; clientMs: number }> | null;
   torch: TorchResult | null;
+  /** What ran side by side in the HTTP cells. */
+  interleaved: string;
 }
 
 const perPrecision = <T>(precisions: Precision[], f: (p: Precision) => T): Record<string, T> => Object.fromEntries(precisions.map((p) => [p, f(p)]));
@@ -68,6 +70,7 @@ export function buildResult(m: Measurements) {
     quick: m.quick,
     repetitions: m.reps,
     precisions: ps,
+    interleaved: m.interleaved,
     tokens_per_caption: m.tokens,
     load_average: { start: m.loadAverage.start.map((x) => round(x, 2)), end: m.loadAverage.end.map((x) => round(x, 2)) },
     duration_s: round(m.durationS),
@@ -124,7 +127,7 @@ export function formatTable(r: BenchResult): string {
     'vision encoder: precision | batch | ms per image | GFLOP/s | ratio to GEMM',
     ...r.vision.map((v) => `  ${v.precision} | ${v.batch} | ${formatSummary(v.ms_per_image_stats)} | ${v.gflops} | ${v.ratio_to_gemm}`),
     `raw runtime caption (in-process, no HTTP): ${r.precisions.map((p) => `${p} ${formatSummary(r.raw_caption_ms_stats[p])} ms`).join(', ')}`,
-    'caption over HTTP GraphQL: precision | concurrency | batching | requests×reps | captions/s | p50 ms | p95 ms',
+    `caption over HTTP GraphQL (interleaved: ${r.interleaved}): precision | concurrency | batching | requests×reps | captions/s | p50 ms | p95 ms`,
     ...r.caption.map(
       (c) =>
         `  ${c.precision} | ${c.concurrency} | ${c.batching ? 'on' : 'off'} | ${c.requests}×${c.repetitions} | ${formatSummary(c.stats.throughput_per_s)} | ${formatSummary(c.stats.p50_ms)} | ${formatSummary(c.stats.p95_ms)}`,

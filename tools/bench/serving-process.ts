@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Precision } from '../../src/variant/manifest.ts';
-import { startReplica, type Replica } from '../../test/integration/fleet/fleet-harness.ts';
+import { postJson, startReplica, type Replica } from '../../test/integration/fleet/fleet-harness.ts';
 
 /** Admin key of the bench's own servers (loopback only, temporary). */
 const ADMIN_KEY = 'bench-admin-key-loopback-only';
+/** A request that waits this long without a byte is a hung server, not a slow one. */
+const REQUEST_TIMEOUT_MS = 15 * 60_000;
 
 export interface BatchingSettings {
   maxBatchSize: number;
@@ -65,10 +67,12 @@ export async function startServingProcess(modelDir: string, precision: Precision
   const pid = replica.child.pid!;
   const url = replica.url;
 
+  // node:http with a long idle timeout, not fetch: at concurrency 64 on a large model a response can take minutes,
+  // longer than fetch's fixed 300 s wait for headers.
   const graphql = async <T>(query: string, variables: object = {}): Promise<T> => {
-    const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY }, body: JSON.stringify({ query, variables }) });
-    const body = (await response.json()) as { data?: T; errors?: unknown };
-    if (body.errors || !body.data) throw new Error(`${name}: ${JSON.stringify(body).slice(0, 500)}`);
+    const outcome = await postJson(`${url}/graphql`, { query, variables }, { timeoutMs: REQUEST_TIMEOUT_MS, headers: { 'x-admin-key': ADMIN_KEY } });
+    const body = outcome.body as { data?: T; errors?: unknown } | undefined;
+    if (outcome.status !== 200 || !body || body.errors || !body.data) throw new Error(`${name}: HTTP ${outcome.status} ${outcome.error ?? ''} ${JSON.stringify(body).slice(0, 500)}`);
     return body.data;
   };
 
