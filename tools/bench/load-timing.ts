@@ -24,7 +24,7 @@ export interface LoadTimes {
 
 /** One unload + load; the server's measured milliseconds and the client's. */
 export async function timeOneLoad(server: ServingProcess): Promise<{ metricMs: number; clientMs: number }> {
-  await server.graphql(UNLOAD, { name: server.name });
+  await unload(server);
   const before = readHistogram(await server.metrics(), LOAD_METRIC, { variant: server.name });
   const t0 = performance.now();
   await server.graphql(LOAD, { name: server.name });
@@ -32,6 +32,22 @@ export async function timeOneLoad(server: ServingProcess): Promise<{ metricMs: n
   const d = diffHistogram(before, readHistogram(await server.metrics(), LOAD_METRIC, { variant: server.name }));
   if (d.count !== 1) throw new Error(`${server.name}: expected one load in ${LOAD_METRIC} but the server recorded ${d.count}`);
   return { metricMs: d.sum * 1000, clientMs };
+}
+
+/**
+ * Unloads the variant. The server refuses (MODEL_IN_USE) while a model pass still holds the worker, which can outlast
+ * the last response by a moment: retried for up to 30 s.
+ */
+async function unload(server: ServingProcess): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await server.graphql(UNLOAD, { name: server.name });
+      return;
+    } catch (error) {
+      if (!String((error as Error).message).includes('MODEL_IN_USE') || attempt >= 30) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 export async function measureLoads(server: ServingProcess, loads: number, log: (m: string) => void): Promise<LoadTimes> {
@@ -59,7 +75,7 @@ export function dropCachesUnavailable(): string | undefined {
 
 /** One load after dropping the page cache: the variant's files come from disk. */
 export async function measureColdLoad(server: ServingProcess, log: (m: string) => void): Promise<{ metricMs: number; clientMs: number }> {
-  await server.graphql(UNLOAD, { name: server.name });
+  await unload(server);
   execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'inherit' });
   // The unload already happened: timeOneLoad's own unload of an unloaded variant is a no-op.
   const t = await timeOneLoad(server);

@@ -3,7 +3,7 @@
  * tsx src/main.ts`, through the fleet tests' harness), over a temporary registry holding only that variant, so that
  * its RSS is the serving process's alone. Gives the process's peak RSS (VmHWM), its /metrics text, and GraphQL calls.
  */
-import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,7 +44,7 @@ async function makeRegistry(modelDir: string, name: string, precision: Precision
   const registryDir = await mkdtemp(join(tmpdir(), 'bench-registry-'));
   const dir = join(registryDir, name);
   await mkdir(dir);
-  for (const file of await readdir(modelDir)) if (file !== 'manifest.json' && (await stat(join(modelDir, file))).isFile()) await link(join(modelDir, file), join(dir, file));
+  await linkTree(modelDir, dir, (name) => name !== 'manifest.json');
   const manifest = JSON.parse(await readFile(join(modelDir, 'manifest.json'), 'utf8'));
   await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, name }));
   await writeFile(
@@ -52,6 +52,19 @@ async function makeRegistry(modelDir: string, name: string, precision: Precision
     JSON.stringify({ name, task: 'caption', description, precision, source: { huggingFace: 'Salesforce/blip-image-captioning-base' }, batching: { ...batching, maxQueueDelayMs: 5, maxQueueSize: 1000 } }),
   );
   return registryDir;
+}
+
+/** Hard-links every file under `from` into `to`, sub-folders included (a converter may write some). */
+async function linkTree(from: string, to: string, keep: (name: string) => boolean = () => true): Promise<void> {
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    if (!keep(entry.name)) continue;
+    if (entry.isDirectory()) {
+      await mkdir(join(to, entry.name));
+      await linkTree(join(from, entry.name), join(to, entry.name));
+    } else if (entry.isFile()) {
+      await link(join(from, entry.name), join(to, entry.name));
+    }
+  }
 }
 
 export async function startServingProcess(modelDir: string, precision: Precision, batching: boolean, description: string): Promise<ServingProcess> {
