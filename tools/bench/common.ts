@@ -5,26 +5,40 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { convertCheckpoint, CONVERTER_VERSION } from '../../src/models/blip/convert/convert-checkpoint.ts';
-import { readManifest } from '../../src/variant/manifest.ts';
+import { readManifest, type Precision } from '../../src/variant/manifest.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * Converts a real-size config (`test/fixtures/configs/<config>.json`) with seeded random weights into `cacheDir` once,
- * and reuses it while the converter is unchanged: random weights cost exactly what the real ones cost.
+ * Converts a real-size config (`test/fixtures/configs/<config>.json`, or `configFile`) with seeded random weights in
+ * `precision` into `cacheDir` once, and reuses it while the converter version is unchanged: random weights cost exactly
+ * what the real ones cost. The folder name carries the precision (fp32 keeps the historical `<config>-random-v<N>`, so
+ * caches made before precisions existed stay valid) and the converter version (a bumped converter reconverts).
  */
-export async function buildRandomModel(config: string, cacheDir: string, log: (message: string) => void): Promise<string> {
-  const dir = join(cacheDir, `${config}-random-v${CONVERTER_VERSION}`);
+export async function buildRandomModel(
+  config: string,
+  cacheDir: string,
+  log: (message: string) => void,
+  precision: Precision = 'fp32',
+  configFile = join(REPO, 'test/fixtures/configs', `${config}.json`),
+): Promise<string> {
+  const dir = join(cacheDir, randomModelKey(config, precision, CONVERTER_VERSION));
   try {
-    await readManifest(dir);
+    const manifest = await readManifest(dir);
+    if (manifest.precision !== precision || manifest.converter.version !== CONVERTER_VERSION) throw new Error('stale');
     log(`reusing ${dir}`);
     return dir;
   } catch {
-    log(`converting ${config} with random weights into ${dir}`);
+    log(`converting ${config} with random weights in ${precision} into ${dir} (minutes for a real-size model)`);
     await rm(dir, { recursive: true, force: true });
-    await convertCheckpoint({ source: { kind: 'random', configFile: join(REPO, 'test/fixtures/configs', `${config}.json`), seed: 1 }, outDir: dir, name: config });
+    await convertCheckpoint({ source: { kind: 'random', configFile, seed: 1 }, outDir: dir, name: config, precision });
     return dir;
   }
+}
+
+/** The cache folder name of a converted random-weight model. */
+export function randomModelKey(config: string, precision: Precision, converterVersion: string): string {
+  return precision === 'fp32' ? `${config}-random-v${converterVersion}` : `${config}-random-${precision}-v${converterVersion}`;
 }
 
 /**

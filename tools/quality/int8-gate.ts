@@ -17,13 +17,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
-import { preprocessImage } from '../../src/models/blip/runtime/preprocess.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../../src/config/defaults.ts';
 import { convertCheckpoint, CONVERTER_VERSION } from '../../src/models/blip/convert/convert-checkpoint.ts';
 import { quantizeAndEncode, type Int8Form } from '../../src/onnx/quantize.ts';
 import { readManifest, type Precision } from '../../src/variant/manifest.ts';
-import { datasetScene } from '../scenes/index.ts';
-import { compareCaptionModels, cosine } from './int8-compare.ts';
+import { cosine } from './int8-compare.ts';
+import { INT8_GATE, measureInt8Quality } from './int8-quality.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({
@@ -43,7 +41,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
   },
 });
-const GATE = { embeddingCosine: 0.99, top1Agreement: 0.97 };
+const GATE = INT8_GATE;
 const images = Number(args.images);
 const steps = Number(args.steps);
 const log = (message: string) => process.stderr.write(`[int8-gate] ${message}\n`);
@@ -102,17 +100,10 @@ const options = { intraOpThreads: Number(args.threads) };
 const fp32 = await BlipModel.load(fp32Dir, await readManifest(fp32Dir), options);
 const int8 = await BlipModel.load(int8Dir, await readManifest(int8Dir), options);
 
-// Generated scenes (tools/scenes): pictures with flat regions and edges, resized like any upload.
-const { preprocess } = fp32.manifest;
-const one = preprocess.width * preprocess.height * 3;
-const pixels = new Float32Array(images * one);
-for (let i = 0; i < images; i++) {
-  const scene = await datasetScene(20261207, i);
-  pixels.set(await preprocessImage(new Uint8Array(scene.image), preprocess, DEFAULT_IMAGE_LIMITS), i * one);
-}
-
 log(`comparing on ${images} images, ${steps} teacher-forced steps`);
-const comparison = await compareCaptionModels(fp32, int8, pixels, images, steps);
+const quality = await measureInt8Quality(fp32, int8, images, steps);
+const { comparison, pixels, minCosine, meanCosine, passed } = quality;
+const one = pixels.length / images;
 // The first image alone through int8, against its embedding in the batch of all images.
 const batched = await int8.encodeImages(pixels, images);
 const alone = await int8.encodeImages(pixels.subarray(0, one), 1);
@@ -124,9 +115,6 @@ const fp32BatchInvariance = cosine(fp32Alone, fp32Batched, 0, fp32Alone.length);
 await fp32.release();
 await int8.release();
 
-const minCosine = Math.min(...comparison.embeddingCosines);
-const meanCosine = comparison.embeddingCosines.reduce((a, b) => a + b, 0) / images;
-const passed = minCosine >= GATE.embeddingCosine && comparison.top1Agreement >= GATE.top1Agreement;
 const report = {
   config: args.config,
   form: formLabel,
