@@ -7,7 +7,9 @@ import * as ort from 'onnxruntime-node';
 
 /**
  * Saved optimized graphs: ONNX Runtime's own optimized form of a graph, written once (at convert time) so that loading
- * skips graph optimization and weight prepacking, which cost about 90 % of creating a session (README "Cold start").
+ * skips graph optimization (README "Cold start"). Optionally with the prepacked weights too, which skips the larger
+ * part of a load, but ONNX Runtime 1.30 crashes (SIGSEGV) running some graphs saved that way (the tiny test
+ * fixture's decoder at more than one row), so that is opt-in and experimental (`optimize --prepacked`).
  *
  * The saved form is specific to the machine that wrote it: the 'all' level lays some operators out for the CPU's
  * vector width (NCHWc), and prepacked weights are in the layout of the GEMM kernel ONNX Runtime picked for that CPU.
@@ -23,6 +25,8 @@ export interface OptimizedGraphs {
   cpu: string;
   /** ONNX Runtime's graph optimization level they were written at. */
   level: 'all';
+  /** Whether the prepacked weights were saved too (`session.save_external_prepacked_constant_initializers`). */
+  prepacked: boolean;
   /** By original graph file: the optimized graph and its external data file (with their sizes). */
   graphs: Record<string, { file: string; bytes: number; data: string; dataBytes: number }>;
 }
@@ -59,10 +63,11 @@ export function optimizedNames(graphFile: string): { file: string; data: string 
 }
 
 /**
- * Writes ONNX Runtime's optimized form of each graph of `dir` next to it, with prepacked weights in the external data
- * file (memory-mapped at load, so they cost neither packing time nor private memory), and returns what to record.
+ * Writes ONNX Runtime's optimized form of each graph of `dir` next to it, large initializers in an external data file
+ * (memory-mapped at load), and returns what to record. `prepacked` also saves the prepacked weights into that file
+ * (experimental, see above): then a load neither packs them nor holds a private copy.
  */
-export async function writeOptimizedGraphs(dir: string, graphFiles: readonly string[]): Promise<OptimizedGraphs> {
+export async function writeOptimizedGraphs(dir: string, graphFiles: readonly string[], prepacked = false): Promise<OptimizedGraphs> {
   const graphs: OptimizedGraphs['graphs'] = {};
   for (const graph of graphFiles) {
     const names = optimizedNames(graph);
@@ -74,20 +79,20 @@ export async function writeOptimizedGraphs(dir: string, graphFiles: readonly str
       interOpNumThreads: 1,
       intraOpNumThreads: 1,
       optimizedModelFilePath: join(dir, names.file),
-      // ORT warns that an 'all'-level model is hardware-specific: the recorded fingerprint is what guards its use.
+      // ORT warns that an 'all'-level model is hardware-specific (NCHWc): the recorded fingerprint guards its use.
       logSeverityLevel: 3,
       extra: {
         session: {
           optimized_model_external_initializers_file_name: names.data,
           optimized_model_external_initializers_min_size_in_bytes: String(EXTERNAL_MIN_BYTES),
-          save_external_prepacked_constant_initializers: '1',
+          save_external_prepacked_constant_initializers: prepacked ? '1' : '0',
         },
       },
     });
     await session.release();
     graphs[graph] = { ...names, bytes: (await stat(join(dir, names.file))).size, dataBytes: await sizeOrZero(join(dir, names.data)) };
   }
-  return { onnxruntime: onnxRuntimeVersion(), cpu: cpuFingerprint(), level: 'all', graphs };
+  return { onnxruntime: onnxRuntimeVersion(), cpu: cpuFingerprint(), level: 'all', prepacked, graphs };
 }
 
 /**

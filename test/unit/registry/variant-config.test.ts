@@ -37,6 +37,7 @@ describe('parseVariantConfig', () => {
       source: { kind: 'huggingFace', id: 'Salesforce/blip-image-captioning-base' },
       batching: { maxBatchSize: 4, maxQueueDelayMs: 10, maxQueueSize: DEFAULT_BATCHING.maxQueueSize, maxRows: DEFAULT_BATCHING.maxRows },
       precision: 'fp32',
+      runtime: {},
     });
   });
 

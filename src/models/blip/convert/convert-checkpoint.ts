@@ -41,7 +41,7 @@ export interface ConvertOptions {
   onProgress?: (event: { graph: string; done: number; total: number }) => void;
   /**
    * Also write ONNX Runtime's optimized form of every graph, for fast loading on this machine (default true;
-   * runtime/optimized-model.ts). It takes about as long as loading the variant once, and twice the weights' disk space.
+   * runtime/optimized-model.ts). It takes about as long as loading the variant once, and as much disk again as the weights.
    */
   optimize?: boolean;
   onWarning?: (message: string) => void;
