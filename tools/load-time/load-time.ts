@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { resultOf } from '../../src/backend/event-stream.ts';
@@ -35,6 +35,7 @@ if (positionals.length === 0 || !Number.isInteger(reps) || reps < 1 || !Number.i
 
 type Mode = 'optimized' | 'original';
 interface Row {
+  dir: string;
   variant: string;
   precision: string;
   mode: Mode;
@@ -52,7 +53,7 @@ for (const dir of positionals.map((p) => resolve(p))) {
   const modes: Array<[Mode, string]> = [['original', original]];
   if (manifest.optimized) modes.unshift(['optimized', dir]);
   else process.stderr.write(`${dir} has no saved optimized graphs: only the original path is measured (run \`npm run cli -- optimize ${dir}\`)\n`);
-  const byMode = new Map<Mode, Row>(modes.map(([mode]) => [mode, { variant: manifest.name, precision: manifest.precision, mode, load_ms: [], first_caption_ms: [], caption_ms: [] }]));
+  const byMode = new Map<Mode, Row>(modes.map(([mode]) => [mode, { dir, variant: manifest.name, precision: manifest.precision, mode, load_ms: [], first_caption_ms: [], caption_ms: [] }]));
   try {
     for (let rep = 0; rep < reps; rep++) {
       for (const [mode, variantDir] of modes) {
@@ -93,11 +94,11 @@ const report = {
   cache: values.cold ? 'cold' : 'warm',
   repetitions: reps,
   load_average: { start: startLoad, end: loadavg()[0] },
-  results: rows.map((r) => ({ variant: r.variant, precision: r.precision, mode: r.mode, load_ms: summary(r.load_ms), first_caption_ms: summary(r.first_caption_ms), caption_ms: summary(r.caption_ms) })),
+  results: rows.map((r) => ({ dir: r.dir, variant: r.variant, precision: r.precision, mode: r.mode, load_ms: summary(r.load_ms), first_caption_ms: summary(r.first_caption_ms), caption_ms: summary(r.caption_ms) })),
 };
 for (const r of report.results) {
   const f = (s: ReturnType<typeof summary>) => (s ? `${s.median} [${s.min}–${s.max}]${s.spread_flag ? ' (spread > 25 %)' : ''}` : '–');
-  process.stdout.write(`${r.variant} ${r.precision} ${r.mode.padEnd(9)} load ${f(r.load_ms)} ms · first caption ${f(r.first_caption_ms)} ms · caption ${f(r.caption_ms)} ms\n`);
+  process.stdout.write(`${basename(r.dir)} (${r.variant}) ${r.precision} ${r.mode.padEnd(9)} load ${f(r.load_ms)} ms · first caption ${f(r.first_caption_ms)} ms · caption ${f(r.caption_ms)} ms\n`);
 }
 process.stdout.write(`load average ${report.load_average.start.toFixed(2)} → ${report.load_average.end.toFixed(2)} (${report.cache} page cache)\n`);
 if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
