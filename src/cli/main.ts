@@ -45,9 +45,8 @@ program
   .command('optimize')
   .description("write ONNX Runtime's optimized graphs of a converted variant for this machine (fast loading; convert does it too)")
   .argument('<variant-dir>', 'a folder written by convert')
-  .option('--prepacked', 'also save the prepacked weights (experimental: faster loads, but ONNX Runtime 1.30 crashes on some graphs saved so)')
-  .action(async (variantDir: string, options: { prepacked?: boolean }) => {
-    await runOptimize(variantDir, options);
+  .action(async (variantDir: string) => {
+    await runOptimize(variantDir);
   });
 
 program

@@ -150,11 +150,11 @@ export function validateManifest(json: unknown, file: string): VariantManifest {
   if (m.optimized !== undefined) {
     const o = obj(m.optimized, 'optimized');
     for (const key of ['onnxruntime', 'cpu', 'level']) str(o[key], `optimized.${key}`);
-    if (typeof o.prepacked !== 'boolean') fail('optimized.prepacked', 'a boolean', o.prepacked);
     for (const [graph, entry] of Object.entries(obj(o.graphs, 'optimized.graphs'))) {
       const e = obj(entry, `optimized.graphs["${graph}"]`);
       for (const key of ['file', 'data']) str(e[key], `optimized.graphs["${graph}"].${key}`);
       for (const key of ['bytes', 'dataBytes']) int(e[key], `optimized.graphs["${graph}"].${key}`);
+      if (typeof e.prepacked !== 'boolean') fail(`optimized.graphs["${graph}"].prepacked`, 'a boolean', e.prepacked);
     }
   }
   return json as VariantManifest;

@@ -67,15 +67,20 @@ describe('saved optimized graphs', () => {
     for (const [name, task] of [['optimized', 'caption'], ['vqa', 'vqa']] as const) {
       const manifest = await readManifest(dirs[name]);
       expect(manifest.converter.version).toBe('3');
-      expect(manifest.optimized).toMatchObject({ onnxruntime: env.versions.node, cpu: cpuFingerprint(), level: 'all', prepacked: false });
+      expect(manifest.optimized).toMatchObject({ onnxruntime: env.versions.node, cpu: cpuFingerprint(), level: 'all' });
       expect(Object.keys(manifest.optimized!.graphs).sort()).toEqual([...GRAPHS[task]].sort());
       for (const [graph, entry] of Object.entries(manifest.optimized!.graphs)) {
         expect(entry.file).toBe(graph.replace('.onnx', '.opt.onnx'));
         expect((await stat(join(dirs[name], entry.file))).size).toBe(entry.bytes);
         expect((await stat(join(dirs[name], entry.data))).size).toBe(entry.dataBytes);
-        // The weights live in the data file, as in the original graph's (memory-mapped at load).
-        expect(entry.dataBytes).toBeGreaterThan((await stat(join(dirs[name], `${graph}.data`))).size / 2);
+        // The weights live in the data file (memory-mapped at load); prepacked ones next to the originals.
+        const original = (await stat(join(dirs[name], `${graph}.data`))).size;
+        expect(entry.dataBytes).toBeGreaterThan(entry.prepacked ? original : original / 2);
       }
+      // ONNX Runtime 1.30 crashes running this fixture's decoder saved with prepacked weights at more than one row:
+      // the verification at convert time caught it and saved that graph without them.
+      const prepacked = Object.fromEntries(Object.entries(manifest.optimized!.graphs).map(([graph, entry]) => [graph, entry.prepacked]));
+      expect(prepacked).toEqual(Object.fromEntries(GRAPHS[task].map((graph) => [graph, graph !== 'text_decoder.onnx'])));
     }
     expect((await readManifest(dirs.plain)).optimized).toBeUndefined();
   });
@@ -149,8 +154,9 @@ describe('saved optimized graphs', () => {
       await server.close();
     }
 
+    const converted = (await readManifest(dir)).optimized!;
     await runOptimize(dir);
-    expect((await readManifest(dir)).optimized).toMatchObject({ onnxruntime: env.versions.node, prepacked: false });
+    expect((await readManifest(dir)).optimized).toEqual({ ...converted, onnxruntime: env.versions.node });
     const messages: string[] = [];
     const backend = await WorkerBackend.start(dir, { imageLimits: DEFAULT_IMAGE_LIMITS }, (message) => messages.push(message));
     try {
@@ -158,16 +164,6 @@ describe('saved optimized graphs', () => {
     } finally {
       await backend.close();
     }
-  });
-
-  it('`optimize --prepacked` saves the prepacked weights into the data files and says so in the manifest', async () => {
-    const dir = await install(temp, 'prepacked', 'caption', true);
-    const before = (await readManifest(dir)).optimized!;
-    await runOptimize(dir, { prepacked: true });
-    const after = (await readManifest(dir)).optimized!;
-    expect(after.prepacked).toBe(true);
-    // Not loaded here: ONNX Runtime 1.30 crashes running this fixture's decoder saved so (runtime/optimized-model.ts).
-    for (const graph of Object.keys(before.graphs)) expect(after.graphs[graph].dataBytes).toBeGreaterThan(before.graphs[graph].dataBytes);
   });
 
   it('a manifest written on another kind of CPU loads the originals', async () => {

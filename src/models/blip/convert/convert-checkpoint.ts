@@ -20,6 +20,7 @@ import { buildCrossKvGraph, buildDecoderStepGraph, buildQuestionEncoderGraph } f
 import { buildVisionGraph, imageTokenCount } from './vision-graph.ts';
 import { WeightLoader } from './weight-loader.ts';
 import { writeSyntheticVocabulary } from './synthetic-vocabulary.ts';
+import { verificationDims } from '../verification-dims.ts';
 
 /** 3: saved optimized graphs (manifest `optimized`). */
 export const CONVERTER_VERSION = '3';
@@ -41,7 +42,8 @@ export interface ConvertOptions {
   onProgress?: (event: { graph: string; done: number; total: number }) => void;
   /**
    * Also write ONNX Runtime's optimized form of every graph, for fast loading on this machine (default true;
-   * runtime/optimized-model.ts). It takes about as long as loading the variant once, and as much disk again as the weights.
+   * runtime/optimized-model.ts). It takes about as long as loading the variant three times, and about twice the
+   * weights' disk space (the prepacked weights are saved next to the originals).
    */
   optimize?: boolean;
   onWarning?: (message: string) => void;
@@ -117,7 +119,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
     await writeFile(join(outDir, TOKENIZER_FILE), tokenizerText);
     files[TOKENIZER_FILE] = { bytes: Buffer.byteLength(tokenizerText), sha256: sha256(Buffer.from(tokenizerText)) };
 
-    const optimized = options.optimize === false ? undefined : await writeOptimizedGraphs(outDir, Object.values(graphs));
+    const optimized = options.optimize === false ? undefined : await writeOptimizedGraphs(outDir, Object.values(graphs), verificationDims(graphs));
 
     const manifest: VariantManifest = {
       format: MANIFEST_FORMAT,
