@@ -53,7 +53,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads }),
       allowSpinning: config.intraOpSpinning,
     },
-    startBackend: options.startBackend ?? ((dir, runtimeOptions) => WorkerBackend.start(dir, runtimeOptions)),
+    startBackend: options.startBackend ?? ((dir, runtimeOptions) => WorkerBackend.start(dir, runtimeOptions, (message) => logger.warn({ variantDir: dir }, message))),
     memoryBudgetBytes: config.models.memoryBudgetBytes,
     pinned: config.models.pin,
     onEvent: (event) => {

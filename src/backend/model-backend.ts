@@ -58,4 +58,6 @@ export interface BackendStats {
   rows: number;
   /** The image-embedding cache (zeros for a backend without one). */
   cache: { hits: number; misses: number; evictions: number; bytes: number; entries: number; maxBytes: number };
+  /** ONNX backends: whether the sessions came from saved optimized graphs or from the originals (README "Cold start"). */
+  loadedFrom?: 'optimized' | 'original';
 }

@@ -3,6 +3,7 @@ import { ServiceError } from '../errors.ts';
 import { PRECISIONS, type Precision } from '../variant/manifest.ts';
 import { runConvert } from './convert-command.ts';
 import { runGenerate } from './generate-command.ts';
+import { runOptimize } from './optimize-command.ts';
 import { runPrepare } from './prepare-command.ts';
 import { HubError } from '../hub/hub-error.ts';
 import { runList } from './list-command.ts';
@@ -38,6 +39,14 @@ program
   .option('--precision <p>', 'fp32, or int8: MatMul weights quantized to int8 (about a quarter of the size)', precision, 'fp32')
   .action(async (hfDir: string | undefined, options) => {
     await runConvert(hfDir, options);
+  });
+
+program
+  .command('optimize')
+  .description("write ONNX Runtime's optimized graphs of a converted variant for this machine (fast loading; convert does it too)")
+  .argument('<variant-dir>', 'a folder written by convert')
+  .action(async (variantDir: string) => {
+    await runOptimize(variantDir);
   });
 
 program

@@ -6,7 +6,7 @@ import type { Precision } from '../variant/manifest.ts';
 import { convertCheckpoint } from '../models/blip/convert/convert-checkpoint.ts';
 import { ServiceError } from '../errors.ts';
 import { VARIANT_FILE } from '../registry/variant-config.ts';
-import { MANIFEST_FILE, type VariantManifest } from '../variant/manifest.ts';
+import { convertedFiles, MANIFEST_FILE, type VariantManifest } from '../variant/manifest.ts';
 import { writeError } from './download-blob.ts';
 import { HubError, HubErrorKind } from './hub-error.ts';
 import type { PullEvent } from './pull-events.ts';
@@ -76,7 +76,7 @@ export async function installVariant(request: InstallRequest): Promise<VariantMa
     await unlink(join(target, MANIFEST_FILE)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
-    for (const file of Object.keys(manifest.files)) await rename(join(scratch, file), join(target, file));
+    for (const file of convertedFiles(manifest)) await rename(join(scratch, file), join(target, file));
     await rename(join(scratch, MANIFEST_FILE), join(target, MANIFEST_FILE));
     return manifest;
   } finally {

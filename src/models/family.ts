@@ -11,7 +11,8 @@ import type { VariantManifest } from '../variant/manifest.ts';
 export interface ModelFamily {
   /** The `family` field of the manifests it serves. */
   name: string;
-  loadRuntime(dir: string, options: RuntimeOptions): Promise<FamilyRuntime>;
+  /** `onWarning`: problems that do not stop the load but belong in the log (a slow fallback, say). */
+  loadRuntime(dir: string, options: RuntimeOptions, onWarning?: (message: string) => void): Promise<FamilyRuntime>;
 }
 
 /** Settings every family's runtime takes (the registry passes them; a family may ignore what does not apply). */

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { SAFETENSORS_FILE, TORCH_FILE } from '../checkpoint/open-weights.ts';
 import { CONVERTER_VERSION, convertCheckpoint } from '../models/blip/convert/convert-checkpoint.ts';
 import { ErrorCode, ServiceError, UnreachableCaseError } from '../errors.ts';
-import { MANIFEST_FILE, type VariantManifest } from '../variant/manifest.ts';
+import { convertedFiles, MANIFEST_FILE, type VariantManifest } from '../variant/manifest.ts';
 import { withLock } from './convert-lock.ts';
 import { exists, inspectInstallation, type Installation } from './installation.ts';
 import type { VariantConfig } from './variant-config.ts';
@@ -124,7 +124,7 @@ async function convertInPlace(variant: EmbeddedVariant): Promise<void> {
     await unlink(join(variant.dir, MANIFEST_FILE)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
-    for (const file of Object.keys(manifest.files)) await rename(join(scratch, file), join(variant.dir, file));
+    for (const file of convertedFiles(manifest)) await rename(join(scratch, file), join(variant.dir, file));
     await rename(join(scratch, MANIFEST_FILE), join(variant.dir, MANIFEST_FILE));
   } finally {
     await rm(scratch, { recursive: true, force: true });

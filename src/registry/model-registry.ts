@@ -345,8 +345,8 @@ export class FileModelRegistry implements ManagedRegistry {
   private async spawn(name: string, dir: string): Promise<ModelBackend> {
     this.emit({ type: 'load-started', variant: name });
     const started = performance.now();
-    const batching = this.byName.get(name)?.entry.config.batching;
-    const worker = await this.options.startBackend(dir, { ...this.options.pipeline, ...(batching ? { maxRows: batching.maxRows } : {}) });
+    const config = this.byName.get(name)?.entry.config; // its variant.json `runtime` wins over the server-wide settings
+    const worker = await this.options.startBackend(dir, { ...this.options.pipeline, ...(config ? { maxRows: config.batching.maxRows, ...config.runtime } : {}) });
     worker.onFailure((error) => {
       // Only the current worker: a stale one exiting must not unload its replacement.
       const variant = this.byName.get(name);

@@ -34,6 +34,13 @@ export interface VariantConfig {
   batching: BatchingSettings;
   /** The precision the variant is converted to (`convert --precision`); its manifest must say the same. */
   precision: Precision;
+  /** ONNX Runtime settings of this variant's sessions, over the server-wide INTRA_OP_THREADS / INTRA_OP_SPINNING. */
+  runtime: VariantRuntimeSettings;
+}
+
+export interface VariantRuntimeSettings {
+  intraOpThreads?: number;
+  allowSpinning?: boolean;
 }
 
 export async function readVariantConfig(file: string, folderName: string): Promise<VariantConfig> {
@@ -78,7 +85,7 @@ export function parseVariantConfig(json: unknown, file: string, folderName: stri
   const text = (value: unknown, field: string): string =>
     typeof value === 'string' && value.trim() !== '' && value.trim() === value ? value : fail(field, 'a non-empty string without surrounding spaces', value);
 
-  const v = object(json, 'the variant', ['name', 'aliases', 'task', 'description', 'default', 'source', 'batching', 'precision']);
+  const v = object(json, 'the variant', ['name', 'aliases', 'task', 'description', 'default', 'source', 'batching', 'precision', 'runtime']);
 
   const name = text(v.name, 'name');
   if (name !== folderName) fail('name', `"${folderName}" (the folder name)`, name);
@@ -104,7 +111,30 @@ export function parseVariantConfig(json: unknown, file: string, folderName: stri
   const batching = parseBatching(v.batching, fail, object);
   if (v.precision !== undefined && !PRECISIONS.includes(v.precision as Precision)) fail('precision', '"fp32" or "int8"', v.precision);
   const precision = (v.precision as Precision | undefined) ?? 'fp32';
-  return { name, aliases, task, description, isDefault, source, batching, precision };
+  const runtime = parseRuntime(v.runtime, fail, object);
+  return { name, aliases, task, description, isDefault, source, batching, precision, runtime };
+}
+
+// Private: the same bounds as the server-wide settings (config.ts).
+function parseRuntime(
+  value: unknown,
+  fail: (field: string, expected: string, received: unknown) => never,
+  object: (value: unknown, field: string, keys: readonly string[]) => Record<string, unknown>,
+): VariantRuntimeSettings {
+  if (value === undefined) return {};
+  const r = object(value, 'runtime', ['intraOpThreads', 'allowSpinning']);
+  const settings: VariantRuntimeSettings = {};
+  if (r.intraOpThreads !== undefined) {
+    if (typeof r.intraOpThreads !== 'number' || !Number.isInteger(r.intraOpThreads) || r.intraOpThreads < 1 || r.intraOpThreads > 256) {
+      fail('runtime.intraOpThreads', 'an integer from 1 to 256', r.intraOpThreads);
+    }
+    settings.intraOpThreads = r.intraOpThreads as number;
+  }
+  if (r.allowSpinning !== undefined) {
+    if (typeof r.allowSpinning !== 'boolean') fail('runtime.allowSpinning', 'a boolean', r.allowSpinning);
+    settings.allowSpinning = r.allowSpinning as boolean;
+  }
+  return settings;
 }
 
 // Private: exactly one of huggingFace / checkpoint.

@@ -24,10 +24,14 @@ export class OnnxSession {
     private readonly session: ort.InferenceSession,
   ) {}
 
-  static async load(file: string, options: SessionOptions = {}): Promise<OnnxSession> {
+  /**
+   * `preOptimized`: `file` is a saved optimized graph (optimized-model.ts), loaded as it is: optimizing it again would
+   * only repeat the work that was saved.
+   */
+  static async load(file: string, options: SessionOptions = {}, preOptimized = false): Promise<OnnxSession> {
     try {
       const session = await ort.InferenceSession.create(file, {
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: preOptimized ? 'disabled' : 'all',
         executionMode: 'sequential',
         interOpNumThreads: 1,
         ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BlipGenerationDefaults } from '../models/blip/checkpoint/blip-config.ts';
 import type { PreprocessorConfig } from '../models/blip/checkpoint/preprocessor-config.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
+import type { OptimizedGraphs } from '../runtime/optimized-model.ts';
 
 /**
  * manifest.json: what `blip-gateway convert` writes into a variant folder, and everything the runtime needs to load
@@ -67,6 +68,14 @@ export interface VariantManifest {
   tokenizer: { file: string; ids: TokenIds; maxLength: number };
   generation: BlipGenerationDefaults;
   converter: { version: string; createdAt: string };
+  /** ONNX Runtime's saved optimized form of the graphs (not in `files`: it is rewritten per machine, see optimized-model.ts). */
+  optimized?: OptimizedGraphs;
+}
+
+/** Every file convert wrote besides the manifest: `files` and the optimized graphs (what to move into place). */
+export function convertedFiles(manifest: VariantManifest): string[] {
+  const optimized = Object.values(manifest.optimized?.graphs ?? {}).flatMap((g) => (g.dataBytes > 0 ? [g.file, g.data] : [g.file]));
+  return [...Object.keys(manifest.files), ...optimized];
 }
 
 export async function readManifest(dir: string): Promise<VariantManifest> {
@@ -138,5 +147,15 @@ export function validateManifest(json: unknown, file: string): VariantManifest {
   int(gen.maxLength, 'generation.maxLength', 1);
   int(gen.minLength, 'generation.minLength');
   int(gen.numBeams, 'generation.numBeams', 1);
+  if (m.optimized !== undefined) {
+    const o = obj(m.optimized, 'optimized');
+    for (const key of ['onnxruntime', 'cpu', 'level']) str(o[key], `optimized.${key}`);
+    for (const [graph, entry] of Object.entries(obj(o.graphs, 'optimized.graphs'))) {
+      const e = obj(entry, `optimized.graphs["${graph}"]`);
+      for (const key of ['file', 'data']) str(e[key], `optimized.graphs["${graph}"].${key}`);
+      for (const key of ['bytes', 'dataBytes']) int(e[key], `optimized.graphs["${graph}"].${key}`);
+      if (typeof e.prepacked !== 'boolean') fail(`optimized.graphs["${graph}"].prepacked`, 'a boolean', e.prepacked);
+    }
+  }
   return json as VariantManifest;
 }

@@ -21,7 +21,8 @@ export type WorkerRequest =
   | { type: 'stop' };
 
 export type WorkerMessage =
-  | { type: 'ready'; manifest: VariantManifest }
+  /** `warnings`: what the load reported without failing, for the server's log. */
+  | { type: 'ready'; manifest: VariantManifest; warnings: string[] }
   | { type: 'load-failed'; error: SerializedError }
   /** Every event the engine emitted since the last message (one message per decode step at most). */
   | { type: 'events'; events: Array<{ id: number; event: BackendEvent }> }

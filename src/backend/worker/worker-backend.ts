@@ -54,7 +54,8 @@ export class WorkerBackend implements ModelBackend {
     });
   }
 
-  static async start(variantDir: string, options: RuntimeOptions): Promise<WorkerBackend> {
+  /** `onWarning` receives what the load reported without failing (default: a process warning). */
+  static async start(variantDir: string, options: RuntimeOptions, onWarning: (message: string) => void = warnProcess): Promise<WorkerBackend> {
     const data: WorkerData = { variantDir, options };
     const worker = startWorker(ENTRY, data, `inference:${variantDir}`);
     const manifest = await new Promise<VariantManifest>((resolve, reject) => {
@@ -63,7 +64,10 @@ export class WorkerBackend implements ModelBackend {
       worker.once('exit', onExit);
       worker.once('message', (message: WorkerMessage) => {
         worker.off('exit', onExit);
-        if (message.type === 'ready') resolve(message.manifest);
+        if (message.type === 'ready') {
+          message.warnings.forEach((warning) => onWarning(warning));
+          resolve(message.manifest);
+        }
         else if (message.type === 'load-failed') reject(deserializeError(message.error));
         else reject(new Error(`unexpected first message from the inference worker: ${message.type}`));
       });
@@ -188,4 +192,8 @@ export class WorkerBackend implements ModelBackend {
     this.statsWaiters.clear();
     if (first) for (const listener of this.failureListeners) listener(error);
   }
+}
+
+function warnProcess(message: string): void {
+  process.emitWarning(message, 'ModelLoadWarning');
 }

@@ -20,8 +20,10 @@ const send = (message: WorkerMessage) => port.postMessage(message);
 let runtime: FamilyRuntime;
 try {
   const manifest = await readManifest(variantDir);
-  runtime = await familyOf(manifest.family, variantDir).loadRuntime(variantDir, options);
-  send({ type: 'ready', manifest: runtime.manifest });
+  // Collected and sent with 'ready': the server's logger lives on the main thread.
+  const warnings: string[] = [];
+  runtime = await familyOf(manifest.family, variantDir).loadRuntime(variantDir, options, (message) => warnings.push(message));
+  send({ type: 'ready', manifest: runtime.manifest, warnings });
 } catch (error) {
   send({ type: 'load-failed', error: serializeError(error) });
   process.exit(0);

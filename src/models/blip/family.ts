@@ -4,5 +4,5 @@ import { BlipPipeline } from './runtime/pipeline.ts';
 /** BLIP (captioning and VQA): the converted graphs of `convert/`, run by `runtime/` and batched by `engine/`. */
 export const blipFamily: ModelFamily = {
   name: 'blip',
-  loadRuntime: (dir, options) => BlipPipeline.load(dir, options),
+  loadRuntime: (dir, options, onWarning) => BlipPipeline.load(dir, options, onWarning),
 };

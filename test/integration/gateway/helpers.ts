@@ -8,6 +8,7 @@ import { convertCheckpoint } from '../../../src/models/blip/convert/convert-chec
 import { startServer, type RunningServer, type StartOptions } from '../../../src/main.ts';
 import type { RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { CAPTION_CHECKPOINT, readImage } from '../../helpers/fixtures.ts';
+import { garbleGraph } from '../../helpers/garble-graph.ts';
 
 export interface GraphQLBody<TData> {
   data?: TData | null;
@@ -145,8 +146,7 @@ async function addConvertedVariant(registryDir: string, name: string, descriptio
 async function addBrokenVariant(registryDir: string): Promise<void> {
   const dir = await addConvertedVariant(registryDir, BROKEN_VARIANT, 'test variant whose vision graph is garbage');
   // Same size as the real graph, so the installation check passes and the failure happens when the worker loads it.
-  const graph = join(dir, 'vision_model.onnx');
-  await writeFile(graph, Buffer.alloc((await stat(graph)).size, 0x5a));
+  await garbleGraph(dir, 'vision_model.onnx');
 }
 
 export async function addOfficialVariant(registryDir: string): Promise<void> {

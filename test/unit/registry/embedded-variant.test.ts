@@ -57,7 +57,11 @@ describe('embedded variants', () => {
     expect(await manifestOf('tiny-vqa')).toMatchObject({ name: 'tiny-vqa', task: 'vqa' });
     // Nothing but the converted files is left behind (no lock, no scratch folder).
     expect((await readdir(join(temp.root, 'tiny'))).sort()).toEqual(
-      ['decoder_cross_kv.onnx', 'decoder_cross_kv.onnx.data', 'manifest.json', 'text_decoder.onnx', 'text_decoder.onnx.data', 'tokenizer.json', 'variant.json', 'vision_model.onnx', 'vision_model.onnx.data'],
+      [
+        ...['decoder_cross_kv.onnx', 'decoder_cross_kv.onnx.data', 'decoder_cross_kv.opt.onnx', 'decoder_cross_kv.opt.onnx.data', 'manifest.json'],
+        ...['text_decoder.onnx', 'text_decoder.onnx.data', 'text_decoder.opt.onnx', 'text_decoder.opt.onnx.data', 'tokenizer.json', 'variant.json'],
+        ...['vision_model.onnx', 'vision_model.onnx.data', 'vision_model.opt.onnx', 'vision_model.opt.onnx.data'],
+      ],
     );
     const createdAt = (await manifestOf('tiny')).converter.createdAt;
 

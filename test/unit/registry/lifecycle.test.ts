@@ -1,9 +1,9 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { readImage } from '../../helpers/fixtures.ts';
+import { garbleGraph } from '../../helpers/garble-graph.ts';
 import { createTempRegistry, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
 import { captionOn, startWorkerBackend } from '../../helpers/worker-backend.ts';
 
@@ -119,9 +119,7 @@ describe('FileModelRegistry operations', () => {
     await temp.writeVariant('d', officialVariant('d', 'caption'));
     await temp.writeVariant('b', officialVariant('b', 'caption', { description: 'b, second edition' }));
     await temp.writeVariant('a', officialVariant('a', 'caption', { description: 'a, broken edition' }));
-    const graph = join(temp.root, 'a', 'vision_model.onnx');
-    const original = await readFile(graph);
-    await writeFile(graph, Buffer.alloc((await stat(graph)).size, 0x5a));
+    const restore = await garbleGraph(join(temp.root, 'a'), 'vision_model.onnx');
     try {
       const result = await registry.rescan();
       expect(result).toMatchObject({ added: ['d'], removed: [], updated: ['b'], unchanged: ['c'] });
@@ -133,7 +131,7 @@ describe('FileModelRegistry operations', () => {
       expect(caption.ok).toBe(true);
       expect(registry.find('d')).toMatchObject({ installed: false, state: 'unloaded' });
     } finally {
-      await writeFile(graph, original);
+      await restore();
       await temp.writeVariant('a', officialVariant('a', 'caption'));
       await temp.writeVariant('b', officialVariant('b', 'caption'));
     }

@@ -1,4 +1,4 @@
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { ServiceError } from '../../../src/errors.ts';
 import { createModelRegistry, type FileModelRegistry, type RegistryEvent } from '../../../src/registry/model-registry.ts';
 import { readImage } from '../../helpers/fixtures.ts';
+import { garbleGraph } from '../../helpers/garble-graph.ts';
 import { createTempRegistry, embeddedVariant, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
 import { captionOn, answerOn, startWorkerBackend } from '../../helpers/worker-backend.ts';
 
@@ -214,10 +215,7 @@ describe('FileModelRegistry load failures and close', () => {
     const registry = await createModelRegistry({ root: temp.root, repoRoot: temp.repoRoot, pipeline: PIPELINE, startBackend: startWorkerBackend });
     try {
       // Same size, so the folder still counts as installed; the bytes are not an ONNX graph.
-      const graph = join(temp.root, 'broken', 'vision_model.onnx');
-      const original = join(temp.root, 'vision_model.onnx.orig');
-      await copyFile(graph, original);
-      await writeFile(graph, Buffer.alloc((await stat(graph)).size, 0x5a));
+      const restore = await garbleGraph(join(temp.root, 'broken'), 'vision_model.onnx');
       expect(registry.find('broken')?.installed).toBe(true);
 
       const failure = registry.acquire('broken');
@@ -228,7 +226,7 @@ describe('FileModelRegistry load failures and close', () => {
       // Other variants are unaffected.
       expect(registry.find('good')?.state).toBe('unloaded');
 
-      await copyFile(original, graph);
+      await restore();
       const worker = await registry.acquire('broken');
       expect(registry.find('broken')).toMatchObject({ state: 'ready', loadError: null });
       expect((await captionOnce(worker))[0].ok).toBe(true);

@@ -37,6 +37,7 @@ describe('parseVariantConfig', () => {
       source: { kind: 'huggingFace', id: 'Salesforce/blip-image-captioning-base' },
       batching: { maxBatchSize: 4, maxQueueDelayMs: 10, maxQueueSize: DEFAULT_BATCHING.maxQueueSize, maxRows: DEFAULT_BATCHING.maxRows },
       precision: 'fp32',
+      runtime: {},
     });
   });
 
@@ -62,7 +63,7 @@ describe('parseVariantConfig', () => {
 
   const cases: Array<[string, unknown, string, string]> = [
     ['not an object', [], 'the variant', 'expected an object for the variant but received []'],
-    ['an unknown key', { ...valid, defualt: true }, 'defualt', 'expected no such key (known keys: name, aliases, task, description, default, source, batching, precision) for defualt but received true'],
+    ['an unknown key', { ...valid, defualt: true }, 'defualt', 'expected no such key (known keys: name, aliases, task, description, default, source, batching, precision, runtime) for defualt but received true'],
     ['a name other than the folder', { ...valid, name: 'blip' }, 'name', 'expected "blip-base" (the folder name) for name but received "blip"'],
     ['a missing name', { ...valid, name: undefined }, 'name', 'expected a non-empty string without surrounding spaces for name but received undefined'],
     ['aliases not an array', { ...valid, aliases: 'blip' }, 'aliases', 'expected an array of strings for aliases but received "blip"'],

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { CrossKvIO, DecoderIO, QuestionEncoderIO, VISION_INPUT, VISION_OUTPUT } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions } from '../../../runtime/onnx-session.ts';
+import { chooseGraphFile, type LoadedFrom } from '../../../runtime/optimized-model.ts';
 import type { VariantManifest } from '../../../variant/manifest.ts';
 import { splitCrossContexts, type CrossContext } from './cross-context.ts';
 import { OnnxTokenDecoder, type DecoderOptions } from './onnx-token-decoder.ts';
@@ -12,19 +13,32 @@ import { OnnxTokenDecoder, type DecoderOptions } from './onnx-token-decoder.ts';
 export class BlipModel {
   private constructor(
     readonly manifest: VariantManifest,
+    /** Whether the sessions came from the saved optimized graphs or from the originals (optimized again at load). */
+    readonly loadedFrom: LoadedFrom,
     private readonly vision: OnnxSession,
     private readonly crossKv: OnnxSession,
     private readonly decoder: OnnxSession,
     private readonly questionEncoder: OnnxSession | undefined,
   ) {}
 
-  static async load(dir: string, manifest: VariantManifest, options: SessionOptions = {}): Promise<BlipModel> {
-    const load = (file: string) => OnnxSession.load(join(dir, file), options);
+  /**
+   * Loads the saved optimized graphs when they fit this ONNX Runtime and CPU (optimized-model.ts), else the originals,
+   * telling `onWarning` why: a variant that loads slowly should say so, and how to make it fast again.
+   */
+  static async load(dir: string, manifest: VariantManifest, options: SessionOptions = {}, onWarning: (message: string) => void = warnProcess): Promise<BlipModel> {
+    const graphs = [manifest.graphs.vision, manifest.graphs.crossKv, manifest.graphs.decoder, manifest.graphs.questionEncoder].filter((g) => g !== undefined);
+    let choices = await Promise.all(graphs.map((graph) => chooseGraphFile(dir, graph, manifest.optimized)));
+    const reason = choices.find((c) => c.reason)?.reason;
+    // All or nothing, so that `loadedFrom` has one answer.
+    if (reason !== undefined) {
+      onWarning(`${manifest.name}: loading the original graphs, optimized at every load (slower), because ${reason}; run \`blip-gateway optimize ${dir}\` to write optimized graphs for this machine`);
+      choices = graphs.map((graph) => ({ file: join(dir, graph), from: 'original' as const }));
+    }
     const sessions: OnnxSession[] = [];
     try {
-      for (const file of [manifest.graphs.vision, manifest.graphs.crossKv, manifest.graphs.decoder]) sessions.push(await load(file));
-      const questionEncoder = manifest.graphs.questionEncoder ? await load(manifest.graphs.questionEncoder) : undefined;
-      return new BlipModel(manifest, sessions[0], sessions[1], sessions[2], questionEncoder);
+      for (const choice of choices) sessions.push(await OnnxSession.load(choice.file, options, choice.from === 'optimized'));
+      const [vision, crossKv, decoder, questionEncoder] = sessions;
+      return new BlipModel(manifest, reason === undefined ? 'optimized' : 'original', vision, crossKv, decoder, questionEncoder);
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release()));
       throw error;
@@ -90,4 +104,8 @@ export class BlipModel {
   async release(): Promise<void> {
     await Promise.all([this.vision, this.crossKv, this.decoder, this.questionEncoder].map((s) => s?.release()));
   }
+}
+
+function warnProcess(message: string): void {
+  process.emitWarning(message, 'BlipLoadWarning');
 }

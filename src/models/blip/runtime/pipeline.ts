@@ -43,7 +43,8 @@ export class BlipPipeline implements FamilyRuntime {
     private readonly engine: ServingEngine,
   ) {}
 
-  static async load(dir: string, options: PipelineOptions): Promise<BlipPipeline> {
+  /** `onWarning`: what is worth a line in the log but does not stop the load (default: a process warning). */
+  static async load(dir: string, options: PipelineOptions, onWarning?: (message: string) => void): Promise<BlipPipeline> {
     const manifest = await readManifest(dir);
     await checkFiles(dir, manifest);
     let tokenizer: BlipTokenizer;
@@ -52,7 +53,7 @@ export class BlipPipeline implements FamilyRuntime {
     } catch (cause) {
       throw new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `${join(dir, manifest.tokenizer.file)}: cannot load the tokenizer (${(cause as Error).message})`, { cause });
     }
-    const model = await BlipModel.load(dir, manifest, options);
+    const model = await BlipModel.load(dir, manifest, options, onWarning);
     try {
       const engine = new ServingEngine(manifest, model, tokenizer, {
         imageLimits: options.imageLimits,
@@ -102,7 +103,7 @@ export class BlipPipeline implements FamilyRuntime {
   }
 
   stats(): EngineStats {
-    return this.engine.stats();
+    return { ...this.engine.stats(), loadedFrom: this.model.loadedFrom };
   }
 
   async release(): Promise<void> {
