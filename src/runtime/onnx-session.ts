@@ -12,6 +12,36 @@ export interface SessionOptions {
    * the wake-up of each small operator, but a spinning pool takes cores from every other worker on the machine.
    */
   allowSpinning?: boolean;
+  /** How ONNX Runtime holds memory (see SessionMemoryOptions); kept apart from the loading and threading settings. */
+  memory?: SessionMemoryOptions;
+}
+
+/**
+ * ONNX Runtime's memory settings, chosen by measurement (docs/… in the memory note; `tools/bench/memory-probe.ts`).
+ * The defaults (`DEFAULT_SESSION_MEMORY`) are what the serving process uses.
+ */
+export interface SessionMemoryOptions {
+  /**
+   * The CPU arena: ONNX Runtime's own allocator, which grows in power-of-two chunks and never returns memory to the
+   * system, so one large vision batch keeps its peak for the life of the session. Off: every tensor is malloc'd and
+   * freed, and glibc returns large blocks (mmap'd) at once.
+   */
+  cpuArena?: boolean;
+  /** The memory pattern: one planned block per shape seen, kept for the next run of that shape. */
+  memoryPattern?: boolean;
+  /**
+   * Prepacking: MatMul/Gemm kernels repack constant weights into their own layout at load. The packed copy is used
+   * instead of the initializer, but the initializer stays allocated too unless the kernel releases it.
+   */
+  prepacking?: boolean;
+}
+
+export const DEFAULT_SESSION_MEMORY: Readonly<Required<SessionMemoryOptions>> = Object.freeze({ cpuArena: false, memoryPattern: false, prepacking: true });
+
+/** The `InferenceSession.create` options of SessionMemoryOptions. */
+function memorySessionOptions(options: SessionMemoryOptions = {}): { enableCpuMemArena: boolean; enableMemPattern: boolean; sessionConfig: Record<string, string> } {
+  const { cpuArena, memoryPattern, prepacking } = { ...DEFAULT_SESSION_MEMORY, ...options };
+  return { enableCpuMemArena: cpuArena, enableMemPattern: memoryPattern, sessionConfig: prepacking ? {} : { disable_prepacking: '1' } };
 }
 
 /**
@@ -26,12 +56,15 @@ export class OnnxSession {
 
   static async load(file: string, options: SessionOptions = {}): Promise<OnnxSession> {
     try {
+      const { sessionConfig, ...memory } = memorySessionOptions(options.memory);
+      const intraOp = options.allowSpinning === undefined ? {} : { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } };
       const session = await ort.InferenceSession.create(file, {
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
         interOpNumThreads: 1,
+        ...memory,
         ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-        ...(options.allowSpinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } } }),
+        extra: { session: { ...intraOp, ...sessionConfig } },
       });
       return new OnnxSession(file, session);
     } catch (cause) {
