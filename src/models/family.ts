@@ -21,7 +21,7 @@ export interface ModelFamily {
 }
 
 /** The runtime settings a working-memory bound depends on. */
-export type WorkingMemorySettings = Pick<RuntimeOptions, 'maxRows' | 'maxVisionBatch' | 'embeddingCacheBytes'>;
+export type WorkingMemorySettings = Pick<RuntimeOptions, 'maxRows' | 'maxAdmitPerStep' | 'maxVisionBatch' | 'embeddingCacheBytes'>;
 
 export interface WorkingMemory {
   totalBytes: number;

@@ -12,6 +12,7 @@
  * /proc/<pid>/clear_refs) and the RSS once they are done. `Model.memory` gives the bound the budget counts.
  */
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -79,11 +80,27 @@ async function startServer(registryDir: string, name: string) {
   return { child, url, pid: child.pid as number, killOnExit };
 }
 
-async function post(url: string, body: object): Promise<any> {
-  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await response.json()) as any;
-  if (json.errors) throw new Error(JSON.stringify(json.errors));
-  return json.data;
+/** POST /graphql over node:http with no timeout (fetch gives up on headers after 300 s; a loaded 2-core machine needs longer at concurrency 64). */
+function post(url: string, body: object): Promise<any> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        try {
+          const json = JSON.parse(text);
+          if (json.errors) reject(new Error(JSON.stringify(json.errors)));
+          else resolve(json.data);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 const results: any[] = [];

@@ -1,9 +1,11 @@
 import type { VariantManifest } from '../../variant/manifest.ts';
 import type { WorkingMemory, WorkingMemorySettings } from '../family.ts';
+import { MAX_BEAMS } from './engine/request-plan.ts';
 
 /** The engine settings that bound a BLIP variant's working memory, with the defaults the runtime applies. */
 export const BLIP_MEMORY_DEFAULTS = {
   maxRows: 16,
+  maxAdmitPerStep: 8,
   maxVisionBatch: 2,
   embeddingCacheBytes: 64 * 1024 * 1024,
 } as const;
@@ -24,20 +26,23 @@ const FLOAT = 4;
  * The most memory a loaded BLIP variant's worker uses beyond its weights, given its settings (ModelFamily
  * `workingMemory`). Every term is a product of settings and the manifest's dimensions:
  *
- * - rows × per-row bytes. A row reads one cross-attention context (K/V of every layer over M encoder positions: the
+ * - rows × per-row bytes, rows being `maxRows`, or MAX_BEAMS when larger (a beam request wider than `maxRows` still
+ *   runs, alone). A row reads one cross-attention context (K/V of every layer over M encoder positions: the
  *   image tokens, or up to `tokenizer.maxLength` question tokens), held twice: the context the engine keeps (shared
  *   by captions of one image, but each row may have its own) and its slot in the decoder's batched input. Its
  *   self-attention cache can reach `maxPositions` columns and exists twice during a step (the graph's past input and
  *   its present output).
  * - vision batch × activation bytes per image: ONNX Runtime's peak inside the vision encoder is the attention scores
- *   and their softmax (heads × T², three live at once) and the MLP's intermediate (T × 4·hidden, four live at once),
- *   plus the image's pixels and its embedding. Measured on blip-base fp32: 66 MB at batch 1, 73 MB per image at 8;
- *   this gives 78 MB.
+ *   and their softmax (heads × T², three live at once) and the MLP's intermediate (T × 4·hidden, four live at once).
+ *   Measured on blip-base fp32: 66 MB at batch 1, 73 MB per image at 8; this gives 76 MB.
+ * - admitted per step × (pixels + embedding): an encoder pass decodes every newcomer's image first and keeps the
+ *   embeddings until their cross K/V is computed.
  * - the embedding cache's byte limit.
  * - a fixed overhead (FIXED_OVERHEAD_BYTES).
  */
 export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMemorySettings = {}): WorkingMemory {
-  const rows = settings.maxRows ?? BLIP_MEMORY_DEFAULTS.maxRows;
+  const rows = Math.max(settings.maxRows ?? BLIP_MEMORY_DEFAULTS.maxRows, MAX_BEAMS);
+  const admitted = settings.maxAdmitPerStep ?? BLIP_MEMORY_DEFAULTS.maxAdmitPerStep;
   const visionBatch = settings.maxVisionBatch ?? BLIP_MEMORY_DEFAULTS.maxVisionBatch;
   const cacheBytes = settings.embeddingCacheBytes ?? BLIP_MEMORY_DEFAULTS.embeddingCacheBytes;
   const { dims, preprocess } = manifest;
@@ -48,9 +53,14 @@ export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMe
   const activations = FLOAT * (3 * heads * tokens * tokens + 4 * tokens * 4 * dims.visionHidden);
   const pixels = FLOAT * 3 * preprocess.width * preprocess.height;
   const embedding = FLOAT * tokens * dims.visionHidden;
-  const perImage = activations + pixels + embedding;
-  const parts = { rows: rows * perRow, visionBatch: visionBatch * perImage, embeddingCache: cacheBytes, fixed: FIXED_OVERHEAD_BYTES };
-  return { totalBytes: parts.rows + parts.visionBatch + parts.embeddingCache + parts.fixed, parts };
+  const parts = {
+    rows: rows * perRow,
+    visionBatch: visionBatch * activations,
+    admittedImages: admitted * (pixels + embedding),
+    embeddingCache: cacheBytes,
+    fixed: FIXED_OVERHEAD_BYTES,
+  };
+  return { totalBytes: Object.values(parts).reduce((sum, bytes) => sum + bytes, 0), parts };
 }
 
 /**

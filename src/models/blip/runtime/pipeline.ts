@@ -21,7 +21,6 @@ export type PipelineOptions = RuntimeOptions;
 /** The settings that bound working memory come from BLIP_MEMORY_DEFAULTS (the bound and the runtime agree). */
 export const DEFAULT_PIPELINE = {
   ...BLIP_MEMORY_DEFAULTS,
-  maxAdmitPerStep: 8,
   admission: 'adaptive',
 } as const satisfies Partial<PipelineOptions>;
 
