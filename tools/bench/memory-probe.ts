@@ -2,7 +2,7 @@
  * `npm run bench:memory`: peak RSS of the serving process alone, with one real-size random-weight blip-base variant,
  * at concurrency 16 and then 64 (issue 12 item 4), next to the working-memory bound the budget counts for it.
  *
- *   nice -n 10 node --import tsx tools/bench/memory-probe.ts [--variant DIR]... [--concurrency 16,64] [--json FILE] [--repo DIR]
+ *   nice -n 10 node --import tsx tools/bench/memory-probe.ts [--variant DIR]... [--concurrency 16,64] [--json FILE] [--repo DIR] [--glibc-default]
  *
  * Each `--variant` is a converted blip-base folder (default: the fp32 and int8 random-weight ones under
  * /work/bench-cache, made by `buildRandomModel` and `npm run cli -- convert --random-weights --precision int8`). For
@@ -25,6 +25,11 @@ const values = (name: string) => args.flatMap((arg, i) => (arg === name ? [args[
 const variants = values('--variant').length > 0 ? values('--variant') : ['/work/bench-cache/blip-image-captioning-base-random-v2', '/work/bench-cache/memory-int8'];
 const concurrencies = (values('--concurrency')[0] ?? '16,64').split(',').map(Number);
 const jsonFile = values('--json')[0];
+/**
+ * The server runs with the glibc setting production uses (Dockerfile, `npm start`): allocations of 1 MiB or more are
+ * mapped and returned on free. `--glibc-default` leaves glibc's dynamic threshold, to show what the setting saves.
+ */
+const GLIBC = args.includes('--glibc-default') ? {} : { MALLOC_MMAP_THRESHOLD_: '1048576' };
 /** Another checkout's server (e.g. the code before a change: `git archive <commit> | tar -x -C DIR`, node_modules linked). */
 const serverRepo = values('--repo')[0] ?? REPO;
 const MB = 1024 * 1024;
@@ -61,7 +66,7 @@ async function registryWith(dir: string): Promise<{ registryDir: string; name: s
 async function startServer(registryDir: string, name: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', join(serverRepo, 'src/main.ts')], {
     cwd: serverRepo,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'test', REGISTRY_DIR: registryDir, PRELOAD_MODELS: name, RATE_LIMIT_PER_MINUTE: '0', MAX_BATCH_ITEMS: '1024' },
+    env: { ...process.env, ...GLIBC, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'test', REGISTRY_DIR: registryDir, PRELOAD_MODELS: name, RATE_LIMIT_PER_MINUTE: '0', MAX_BATCH_ITEMS: '1024' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const killOnExit = () => child.kill('SIGKILL');
