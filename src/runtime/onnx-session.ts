@@ -17,21 +17,23 @@ export interface SessionOptions {
 }
 
 /**
- * ONNX Runtime's memory settings, chosen by measurement (docs/… in the memory note; `tools/bench/memory-probe.ts`).
- * The defaults (`DEFAULT_SESSION_MEMORY`) are what the serving process uses.
+ * ONNX Runtime's memory settings. The defaults (`DEFAULT_SESSION_MEMORY`) are what the serving process uses, chosen
+ * with `tools/bench/memory-breakdown.ts` on blip-base (fp32, random weights).
  */
 export interface SessionMemoryOptions {
   /**
-   * The CPU arena: ONNX Runtime's own allocator, which grows in power-of-two chunks and never returns memory to the
-   * system, so one large vision batch keeps its peak for the life of the session. Off: every tensor is malloc'd and
-   * freed, and glibc returns large blocks (mmap'd) at once.
+   * The CPU arena: ONNX Runtime's own allocator, which keeps what it grew to for the life of the session: after one
+   * vision pass of 8 images, blip-base held 580 MB more than it needed for decoding. Off: tensors are malloc'd and
+   * freed (large blocks go back to the system with MALLOC_MMAP_THRESHOLD_, see the Dockerfile).
    */
   cpuArena?: boolean;
   /** The memory pattern: one planned block per shape seen, kept for the next run of that shape. */
   memoryPattern?: boolean;
   /**
-   * Prepacking: MatMul/Gemm kernels repack constant weights into their own layout at load. The packed copy is used
-   * instead of the initializer, but the initializer stays allocated too unless the kernel releases it.
+   * Prepacking: MatMul/Gemm kernels repack constant weights into their own layout at load. It replaces the weights
+   * (blip-base's RSS after loading is its weight files' bytes, no second copy) but turns the memory-mapped external
+   * data into private memory and costs most of the session creation. Off: weights stay file-backed pages, and each
+   * MatMul packs its weights at every run (not measured yet on a quiet machine, hence on).
    */
   prepacking?: boolean;
 }
