@@ -111,7 +111,22 @@ function post(url: string, body: object): Promise<any> {
 const results: any[] = [];
 for (const dir of variants) {
   const { registryDir, name, precision } = await registryWith(dir);
-  const server = await startServer(registryDir, name);
+  const server = await startServer(registryDir, name).catch(async (error) => {
+    await rm(registryDir, { recursive: true, force: true });
+    throw error;
+  });
+  try {
+    results.push(await measure(server, name, precision));
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    process.removeListener('exit', server.killOnExit);
+    await rm(registryDir, { recursive: true, force: true });
+  }
+}
+
+/** Loaded RSS, `Model.memory`, then the peak and after-RSS of each concurrency wave. */
+async function measure(server: { url: string; pid: number }, name: string, precision: string) {
   const loaded = procStatus(server.pid);
   log(`${precision}: loaded, RSS ${mb(loaded.rss)} MB (anon ${mb(loaded.anon)}, file ${mb(loaded.file)}), peak while loading ${mb(loaded.hwm)} MB`);
   const model = await post(server.url, { query: `{ model(name: "${name}") { bytes memory { weightBytes workingBytes totalBytes } } }` }).catch((error: Error) => ({ error: error.message }));
@@ -122,17 +137,16 @@ for (const dir of variants) {
     let sampledPeak = 0;
     const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, procStatus(server.pid).rss)), 100);
     const started = performance.now();
-    await Promise.all(images.map((base64) => post(server.url, { query: QUERY, variables: { input: { model: name, image: { base64 }, options: { minLength: 21, maxLength: 21 } } } })));
-    clearInterval(sampler);
+    try {
+      await Promise.all(images.map((base64) => post(server.url, { query: QUERY, variables: { input: { model: name, image: { base64 }, options: { minLength: 21, maxLength: 21 } } } })));
+    } finally {
+      clearInterval(sampler);
+    }
     const after = procStatus(server.pid);
     entry.concurrency[concurrency] = { peak_rss_mb: mb(after.hwm), after_rss_mb: mb(after.rss), after_anon_mb: mb(after.anon), seconds: Math.round((performance.now() - started) / 100) / 10 };
     log(`${precision} c${concurrency}: peak ${mb(after.hwm)} MB (sampled ${mb(sampledPeak)}), after ${mb(after.rss)} MB (anon ${mb(after.anon)}), ${entry.concurrency[concurrency].seconds} s`);
   }
-  results.push(entry);
-  server.child.kill('SIGTERM');
-  await new Promise((resolve) => server.child.once('exit', resolve));
-  process.removeListener('exit', server.killOnExit);
-  await rm(registryDir, { recursive: true, force: true });
+  return entry;
 }
 const summary = { serving_peak_rss_mb: Object.fromEntries(results.map((r) => [r.precision, Object.fromEntries(Object.entries(r.concurrency).map(([c, v]: [string, any]) => [c, v.peak_rss_mb]))])), variants: results };
 process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
