@@ -12,6 +12,7 @@ import { createInferenceRequests } from './gateway/requests.ts';
 import { createGatewayHttpServer } from './http/server.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { WorkerBackend } from './backend/worker/worker-backend.ts';
+import { FAMILIES } from './models/families.ts';
 import { createModelRegistry, type FileModelRegistry, type ModelRegistryOptions, type RegistryEvent } from './registry/model-registry.ts';
 import { createSharedState, type SharedState } from './redis/shared-state.ts';
 import { withAutoInstall } from './hub/auto-install.ts';
@@ -55,6 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
     startBackend: options.startBackend ?? ((dir, runtimeOptions) => WorkerBackend.start(dir, runtimeOptions, (message) => logger.warn({ variantDir: dir }, message))),
     memoryBudgetBytes: config.models.memoryBudgetBytes,
+    families: FAMILIES,
     pinned: config.models.pin,
     onEvent: (event) => {
       logRegistryEvent(logger, event);

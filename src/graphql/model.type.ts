@@ -4,6 +4,7 @@ import type { VariantInfo } from '../registry/types.ts';
 import { UnreachableCaseError } from '../errors.ts';
 import type { InstallStatus } from '../hub/install-jobs.ts';
 import { ModelInstall, toModelInstall } from './model-install.type.ts';
+import { ModelMemory } from './model-memory.type.ts';
 
 export enum ModelTask {
   CAPTION = 'CAPTION',
@@ -101,6 +102,9 @@ export class Model {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Bytes on disk of the converted files (when installed).' })
   bytes!: number | null;
 
+  @Field(() => ModelMemory, { nullable: true, description: 'What the memory budget counts for the variant when loaded: weights plus working memory (when installed).' })
+  memory!: ModelMemory | null;
+
   @Field(() => String, { description: 'The Hugging Face id or checkpoint folder the variant is made from.' })
   source!: string;
 
@@ -136,6 +140,7 @@ export function toModel(info: VariantInfo, redact: (message: string) => string =
     parameters: info.parameters,
     precision: info.precision === 'int8' ? ModelPrecision.INT8 : ModelPrecision.FP32,
     bytes: info.bytes,
+    memory: info.memory && { ...info.memory },
     source: info.source,
     revision: info.revision,
     installCommand: info.installCommand,

@@ -13,6 +13,21 @@ export interface ModelFamily {
   name: string;
   /** `onWarning`: problems that do not stop the load but belong in the log (a slow fallback, say). */
   loadRuntime(dir: string, options: RuntimeOptions, onWarning?: (message: string) => void): Promise<FamilyRuntime>;
+  /**
+   * The most memory a loaded variant uses beyond its weights, given its manifest and the settings its runtime gets
+   * (defaults applied as the runtime applies them). The memory budget counts weights plus this bound, so the runtime
+   * must never exceed it whatever the load: its settings are what bounds it.
+   */
+  workingMemory(manifest: VariantManifest, settings: WorkingMemorySettings): WorkingMemory;
+}
+
+/** The runtime settings a working-memory bound depends on. */
+export type WorkingMemorySettings = Pick<RuntimeOptions, 'maxRows' | 'maxAdmitPerStep' | 'maxVisionBatch' | 'embeddingCacheBytes'>;
+
+export interface WorkingMemory {
+  totalBytes: number;
+  /** The bound's terms by name (family-specific), summing to `totalBytes`: for reports and error details. */
+  parts: Readonly<Record<string, number>>;
 }
 
 /** Settings every family's runtime takes (the registry passes them; a family may ignore what does not apply). */
@@ -24,6 +39,8 @@ export interface RuntimeOptions extends SessionOptions {
   maxRows?: number;
   /** Items encoded and admitted between two decode steps at most (a submitted group is never split). */
   maxAdmitPerStep?: number;
+  /** Images one vision encoder run takes at most (an encoder pass with more runs it in chunks): bounds its activations. */
+  maxVisionBatch?: number;
   /** Bytes of image embeddings the runtime keeps, least recently used evicted first (0 = off). */
   embeddingCacheBytes?: number;
   /** When waiting items join the running batch (family-specific policy names; the runtime validates them). */

@@ -8,7 +8,8 @@ import { refreshInstallation, scanRegistry, type RegistryEntry } from './reposit
 import { chooseEvictions } from './memory-budget.ts';
 import type { Lease, ManagedRegistry, RescanResult, VariantInfo } from './types.ts';
 import { defaultVariant, describeVariant, namedVariant, requireInstalled, wrongTaskError } from './variant-lookup.ts';
-import { budgetError, closedError, costOf, fingerprint, inUseError, loadedOthers, loadError, type Variant } from './variant-slot.ts';
+import { runtimeSettings, variantMemory } from './variant-memory.ts';
+import { budgetError, closedError, fingerprint, inUseError, loadedOthers, loadError, type Variant } from './variant-slot.ts';
 export type { ModelRegistryOptions, RegistryEvent } from './registry-options.ts';
 
 /** Scans and validates the registry folder (throws INVALID_VARIANT on the first problem); loads nothing. */
@@ -36,6 +37,8 @@ export class FileModelRegistry implements ManagedRegistry {
   /** Replaced workers that still run passes: terminated when their last lease is released. */
   private readonly retiring = new Set<ModelBackend>();
   private rescanning: Promise<RescanResult> | undefined;
+  private readonly memoryOf = (entry: RegistryEntry) => variantMemory(entry, this.options.pipeline, this.options.families);
+  private readonly costOf = (entry: RegistryEntry) => this.memoryOf(entry)?.totalBytes ?? 0;
 
   /** Use `createModelRegistry`. */
   constructor(
@@ -173,7 +176,7 @@ export class FileModelRegistry implements ManagedRegistry {
 
   /** The memory budget and what the loaded (and loading) variants take of it, in bytes. */
   memory(): { budgetBytes: number; usedBytes: number } {
-    const usedBytes = this.variants.filter((v) => v.slot.state === 'ready' || v.slot.state === 'loading').reduce((sum, v) => sum + costOf(v.entry), 0);
+    const usedBytes = this.variants.filter((v) => v.slot.state === 'ready' || v.slot.state === 'loading').reduce((sum, v) => sum + this.costOf(v.entry), 0);
     return { budgetBytes: this.budget(), usedBytes };
   }
 
@@ -209,9 +212,7 @@ export class FileModelRegistry implements ManagedRegistry {
           break;
         case 'unloaded':
         case 'failed':
-          break;
-        case 'loading':
-          // Every load was awaited above and a load that finishes after close() terminates its own worker.
+        case 'loading': // every load was awaited above; one that finishes after close() terminates its own worker
           break;
         default:
           throw new UnreachableCaseError(slot);
@@ -238,9 +239,8 @@ export class FileModelRegistry implements ManagedRegistry {
   /** Evicts what `chooseEvictions` picks; throws MEMORY_BUDGET_EXCEEDED (evicting nothing) when that is not enough. */
   private makeRoom(variant: Variant): Promise<unknown> {
     const name = variant.entry.config.name;
-    const cost = costOf(variant.entry);
-    const plan = chooseEvictions(cost, this.budget(), loadedOthers(variant, this.variants, (backend) => this.leases.get(backend) ?? 0));
-    if (plan === null) throw budgetError(name, cost, this.budget(), this.memory().usedBytes);
+    const plan = chooseEvictions(this.costOf(variant.entry), this.budget(), loadedOthers(variant, this.variants, (backend) => this.leases.get(backend) ?? 0, this.costOf));
+    if (plan === null) throw budgetError(name, this.memoryOf(variant.entry), this.budget(), this.memory().usedBytes);
     const stopping: Array<Promise<void>> = [];
     for (const victimName of plan) {
       const victim = namedVariant(this.byName, victimName);
@@ -345,8 +345,8 @@ export class FileModelRegistry implements ManagedRegistry {
   private async spawn(name: string, dir: string): Promise<ModelBackend> {
     this.emit({ type: 'load-started', variant: name });
     const started = performance.now();
-    const config = this.byName.get(name)?.entry.config; // its variant.json `runtime` wins over the server-wide settings
-    const worker = await this.options.startBackend(dir, { ...this.options.pipeline, ...(config ? { maxRows: config.batching.maxRows, ...config.runtime } : {}) });
+    const entry = this.byName.get(name)?.entry;
+    const worker = await this.options.startBackend(dir, entry ? runtimeSettings(entry, this.options.pipeline) : this.options.pipeline);
     worker.onFailure((error) => {
       // Only the current worker: a stale one exiting must not unload its replacement.
       const variant = this.byName.get(name);
@@ -381,7 +381,7 @@ export class FileModelRegistry implements ManagedRegistry {
 
   private describe(variant: Variant): VariantInfo {
     const { slot } = variant;
-    return describeVariant(variant, this.options.repoRoot, slot.state === 'ready' ? (this.leases.get(slot.worker) ?? 0) : 0);
+    return describeVariant(variant, this.options.repoRoot, slot.state === 'ready' ? (this.leases.get(slot.worker) ?? 0) : 0, this.memoryOf(variant.entry));
   }
 
   private requireOpen(): void {

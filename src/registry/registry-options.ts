@@ -1,6 +1,7 @@
 import type { ModelBackend } from '../backend/model-backend.ts';
 import type { ServiceError } from '../errors.ts';
 import type { RuntimeOptions } from '../models/family.ts';
+import type { MemoryFamilies } from './variant-memory.ts';
 import type { PrepareEvent } from './embedded-variant.ts';
 
 export interface ModelRegistryOptions {
@@ -15,10 +16,13 @@ export interface ModelRegistryOptions {
   /** Progress for logs and metrics; must not throw. */
   onEvent?: (event: RegistryEvent) => void;
   /**
-   * Bytes the loaded variants may take together, each counted as its manifest's file bytes (see `costOf`). Loading a
-   * variant beyond it first evicts the least recently used unpinned, idle, ready variants. Default: no limit.
+   * Bytes the loaded variants may take together, each counted as its weights plus its family's working-memory bound
+   * (`VariantInfo.memory`, variant-memory.ts). Loading a variant beyond it first evicts the least recently used
+   * unpinned, idle, ready variants. Default: no limit.
    */
   memoryBudgetBytes?: number;
+  /** The families whose working-memory bounds are counted (main.ts: FAMILIES). Without it only weights are counted. */
+  families?: MemoryFamilies;
   /** Variants never evicted (names or aliases; unknown names throw MODEL_NOT_FOUND at creation). */
   pinned?: readonly string[];
 }

@@ -43,6 +43,11 @@ export interface VariantInfo {
   precision: Precision;
   /** Bytes on disk of the converted files, when installed. */
   bytes: number | null;
+  /**
+   * What the memory budget counts for the variant when it is loaded, when installed: its weights (the files' bytes)
+   * plus its family's bound on working memory (batch rows, encoder batch, embedding cache), from its settings.
+   */
+  memory: { weightBytes: number; workingBytes: number; totalBytes: number } | null;
   /** Hugging Face id or checkpoint folder the variant is made from. */
   source: string;
   /** The Hub commit the installed files were converted from (`blip-gateway pull`), else null. */

@@ -13,7 +13,7 @@ import type { BatchingSettings } from './types.ts';
 export const VARIANT_FILE = 'variant.json';
 
 /** Triton-like defaults: a batch small enough for a CPU, a queue delay short enough not to be felt. */
-export const DEFAULT_BATCHING: Readonly<BatchingSettings> = Object.freeze({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64, maxRows: 32 });
+export const DEFAULT_BATCHING: Readonly<BatchingSettings> = Object.freeze({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64, maxRows: 16 });
 
 export type VariantSource =
   /** An official checkpoint the user downloads and converts (`installCommand` says how). */

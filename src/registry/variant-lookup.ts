@@ -4,6 +4,7 @@ import type { Task } from '../variant/manifest.ts';
 import { closestNames } from './closest-names.ts';
 import type { RegistryEntry } from './repository.ts';
 import type { VariantInfo, VariantState } from './types.ts';
+import type { VariantMemory } from './variant-memory.ts';
 import type { Variant } from './variant-slot.ts';
 
 /** Longer names cannot be variant names or aliases; they are refused without computing suggestions. */
@@ -11,7 +12,7 @@ const MAX_NAME_LENGTH = 200;
 
 // How the registry names, finds and describes its variants: lookups by name or task, and what clients are told.
 
-export function describeVariant(variant: Variant, repoRoot: string, inFlight: number): VariantInfo {
+export function describeVariant(variant: Variant, repoRoot: string, inFlight: number, memory: VariantMemory | null): VariantInfo {
   const { entry, slot } = variant;
   const { config, installation } = entry;
   const installed = installation.status === 'installed';
@@ -27,6 +28,7 @@ export function describeVariant(variant: Variant, repoRoot: string, inFlight: nu
     parameters: installed ? installation.manifest.parameters : null,
     precision: config.precision,
     bytes: installed ? installation.bytes : null,
+    memory: memory && { weightBytes: memory.weightBytes, workingBytes: memory.workingBytes, totalBytes: memory.totalBytes },
     source: config.source.kind === 'huggingFace' ? config.source.id : config.source.path,
     revision: installed ? (installation.manifest.source.revision ?? null) : null,
     installCommand: installed ? null : installCommandOf(entry, repoRoot),

@@ -1,6 +1,7 @@
 import type { ModelBackend } from '../backend/model-backend.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import type { RegistryEntry } from './repository.ts';
+import type { VariantMemory } from './variant-memory.ts';
 
 /** A variant's lifecycle, with what each state holds (Apollo's ServerState pattern). */
 export type Slot =
@@ -27,14 +28,8 @@ export function inUseError(name: string, message: string, inFlight: number): Ser
   return new ServiceError(ErrorCode.MODEL_IN_USE, message, { details: { model: name, inFlight } });
 }
 
-/**
- * What a loaded variant is counted as against the memory budget: the bytes of the files its manifest lists (the ONNX
- * graphs with their external weights, and the tokenizer). ONNX Runtime holds about that much per worker (the weights
- * dominate); activations, the worker thread and the embedding cache come on top, which the budget's margin absorbs.
- */
-export function costOf(entry: RegistryEntry): number {
-  return entry.installation.status === 'installed' ? entry.installation.bytes : 0;
-}
+/** What a variant is counted as against the memory budget: weights plus working bound (see variant-memory.ts), 0 when not installed. */
+export type CostOf = (entry: RegistryEntry) => number;
 
 /** Changes when variant.json or the installed manifest (or its files' sizes) change. */
 export function fingerprint(entry: RegistryEntry): string {
@@ -46,16 +41,29 @@ export function closedError(): ServiceError {
   return new ServiceError(ErrorCode.MODEL_LOAD_FAILED, 'The model registry is closed');
 }
 
-export function budgetError(name: string, cost: number, budgetBytes: number, usedBytes: number): ServiceError {
+export function budgetError(name: string, memory: VariantMemory | null, budgetBytes: number, usedBytes: number): ServiceError {
+  const cost = memory?.totalBytes ?? 0;
+  const parts = memory ? ` = ${memory.weightBytes} of weights + ${memory.workingBytes} of working memory` : '';
   return new ServiceError(
     ErrorCode.MEMORY_BUDGET_EXCEEDED,
-    `Cannot load model "${name}" (${cost} bytes): the memory budget of ${budgetBytes} bytes has ${budgetBytes - usedBytes} bytes free and every other loaded variant is pinned or busy`,
-    { details: { model: name, bytes: cost, budgetBytes, usedBytes, retryAfterMs: 1000 } },
+    `Cannot load model "${name}" (${cost} bytes${parts}): the memory budget of ${budgetBytes} bytes has ${budgetBytes - usedBytes} bytes free and every other loaded variant is pinned or busy`,
+    {
+      details: {
+        model: name,
+        bytes: cost,
+        weightBytes: memory?.weightBytes ?? 0,
+        workingBytes: memory?.workingBytes ?? 0,
+        workingParts: { ...memory?.workingParts },
+        budgetBytes,
+        usedBytes,
+        retryAfterMs: 1000,
+      },
+    },
   );
 }
 
 /** The other variants that hold memory now, as `chooseEvictions` sees them: idle, unpinned, ready ones are evictable. */
-export function loadedOthers(variant: Variant, variants: readonly Variant[], leasesOf: (backend: ModelBackend) => number) {
+export function loadedOthers(variant: Variant, variants: readonly Variant[], leasesOf: (backend: ModelBackend) => number, costOf: CostOf) {
   return variants
     .filter((v) => v !== variant && (v.slot.state === 'ready' || v.slot.state === 'loading'))
     .map((v) => ({

@@ -12,6 +12,38 @@ export interface SessionOptions {
    * the wake-up of each small operator, but a spinning pool takes cores from every other worker on the machine.
    */
   allowSpinning?: boolean;
+  /** How ONNX Runtime holds memory (see SessionMemoryOptions); kept apart from the loading and threading settings. */
+  memory?: SessionMemoryOptions;
+}
+
+/**
+ * ONNX Runtime's memory settings. The defaults (`DEFAULT_SESSION_MEMORY`) are what the serving process uses, chosen
+ * with `tools/bench/memory-breakdown.ts` on blip-base (fp32, random weights).
+ */
+export interface SessionMemoryOptions {
+  /**
+   * The CPU arena: ONNX Runtime's own allocator, which keeps what it grew to for the life of the session: after one
+   * vision pass of 8 images, blip-base held 580 MB more than it needed for decoding. Off: tensors are malloc'd and
+   * freed (large blocks go back to the system with MALLOC_MMAP_THRESHOLD_, see the Dockerfile).
+   */
+  cpuArena?: boolean;
+  /** The memory pattern: one planned block per shape seen, kept for the next run of that shape. */
+  memoryPattern?: boolean;
+  /**
+   * Prepacking: MatMul/Gemm kernels repack constant weights into their own layout at load. It replaces the weights
+   * (blip-base's RSS after loading is its weight files' bytes, no second copy) but turns the memory-mapped external
+   * data into private memory and costs most of the session creation. Off: weights stay file-backed pages, and each
+   * MatMul packs its weights at every run (not measured yet on a quiet machine, hence on).
+   */
+  prepacking?: boolean;
+}
+
+export const DEFAULT_SESSION_MEMORY: Readonly<Required<SessionMemoryOptions>> = Object.freeze({ cpuArena: false, memoryPattern: false, prepacking: true });
+
+/** The `InferenceSession.create` options of SessionMemoryOptions. */
+function memorySessionOptions(options: SessionMemoryOptions = {}): { enableCpuMemArena: boolean; enableMemPattern: boolean; sessionConfig: Record<string, string> } {
+  const { cpuArena, memoryPattern, prepacking } = { ...DEFAULT_SESSION_MEMORY, ...options };
+  return { enableCpuMemArena: cpuArena, enableMemPattern: memoryPattern, sessionConfig: prepacking ? {} : { disable_prepacking: '1' } };
 }
 
 /**
@@ -30,12 +62,15 @@ export class OnnxSession {
    */
   static async load(file: string, options: SessionOptions = {}, preOptimized = false): Promise<OnnxSession> {
     try {
+      const { sessionConfig, ...memory } = memorySessionOptions(options.memory);
+      const intraOp = options.allowSpinning === undefined ? {} : { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } };
       const session = await ort.InferenceSession.create(file, {
         graphOptimizationLevel: preOptimized ? 'disabled' : 'all',
         executionMode: 'sequential',
         interOpNumThreads: 1,
+        ...memory,
         ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-        ...(options.allowSpinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } } }),
+        extra: { session: { ...intraOp, ...sessionConfig } },
       });
       return new OnnxSession(file, session);
     } catch (cause) {

@@ -150,7 +150,7 @@ describe('inference in a worker thread', () => {
   });
 
   it('a request admitted mid-decode of another joins its batch and finishes first', async () => {
-    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS });
+    const worker = await WorkerBackend.start(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxRows: 32 });
     try {
       const [wideAlone] = (await worker.caption([{ image: readImage(IMAGE), options: WIDE }])).map(sequenceOf);
       const [shortAlone] = (await worker.caption([{ image: readImage(IMAGE_NAMES[0]), prompt: 'a picture of', options: { maxNewTokens: 4 } }])).map(sequenceOf);

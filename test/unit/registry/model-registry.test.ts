@@ -86,10 +86,11 @@ describe('FileModelRegistry', () => {
         parameters: null,
         precision: 'fp32',
         bytes: null,
+        memory: null,
         source: 'Salesforce/blip-vqa-base',
         revision: null,
         installCommand: 'npx blip-gateway pull blip-vqa-base',
-        batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64, maxRows: 32 },
+        batching: { maxBatchSize: 2, maxQueueDelayMs: 1, maxQueueSize: 64, maxRows: 16 },
         directory: join(temp.root, 'blip-vqa-base'),
         pinned: false,
         inFlight: 0,
@@ -102,7 +103,7 @@ describe('FileModelRegistry', () => {
       expect(local.parameters).toBe(manifest.parameters);
       const files = Object.values(manifest.files as Record<string, { bytes: number }>);
       expect(local.bytes).toBe(files.reduce((sum, file) => sum + file.bytes, 0));
-      expect(local.batching).toEqual({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64, maxRows: 32 });
+      expect(local.batching).toEqual({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 64, maxRows: 16 });
     });
 
     it('finds by name or alias, case-sensitively', () => {

@@ -189,6 +189,8 @@ export type Model = {
   isDefault: Scalars['Boolean']['output'];
   /** Why the last load failed (state FAILED). */
   loadError?: Maybe<ModelLoadError>;
+  /** What the memory budget counts for the variant when loaded: weights plus working memory (when installed). */
+  memory?: Maybe<ModelMemory>;
   /** The canonical name (what results report in `model`). */
   name: Scalars['String']['output'];
   /** Number of parameters (when installed). */
@@ -224,6 +226,16 @@ export type ModelLoadError = {
   /** An error code, e.g. MODEL_LOAD_FAILED. */
   code: Scalars['String']['output'];
   message: Scalars['String']['output'];
+};
+
+/** What the memory budget (MODEL_MEMORY_BUDGET_BYTES) counts for a variant while it is loaded: its weights plus a bound on its working memory, computed from its settings. The variant never uses more than `workingBytes` beyond its weights, whatever the load: more requests wait instead. */
+export type ModelMemory = {
+  /** weightBytes + workingBytes: what it takes of the memory budget. */
+  totalBytes: Scalars['SafeInt']['output'];
+  /** Bytes of its weights: the converted files (ONNX graphs with their weights, tokenizer), held once in memory. */
+  weightBytes: Scalars['SafeInt']['output'];
+  /** Bound on its working memory in bytes: decoder rows (`batching.maxRows`) × each row's attention caches, the vision encoder's batch × its activations, the embedding cache, and a fixed overhead. */
+  workingBytes: Scalars['SafeInt']['output'];
 };
 
 /** The number format of a variant's weights. */

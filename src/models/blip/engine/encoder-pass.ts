@@ -18,6 +18,8 @@ export interface EncoderDeps {
   contexts: ContextTable;
   imageLimits: ImageLimits;
   autoOrient: boolean;
+  /** Images per vision encoder run (see EngineOptions). */
+  maxVisionBatch: number;
   /** Fails one request wherever it is (the engine's `fail`). */
   fail: (job: Job, error: SerializedError) => void;
 }
@@ -110,15 +112,20 @@ async function imageEmbeddings(deps: EncoderDeps, picked: readonly Job[], pixels
     if (!pixels.has(key)) pixels.set(key, await pixelsOf(deps, job.item.image));
     toEncode.push(key);
   }
-  if (toEncode.length > 0) {
-    const perImage = model.imageTokens * manifest.dims.visionHidden;
+  const perImage = model.imageTokens * manifest.dims.visionHidden;
+  // In chunks of maxVisionBatch: the encoder's activations grow with its batch (about 75 MB per base-size image),
+  // while its time per image does not shrink on a CPU (see admission.ts), so a small batch costs memory, not time.
+  for (let start = 0; start < toEncode.length; start += deps.maxVisionBatch) {
+    const chunk = toEncode.slice(start, start + deps.maxVisionBatch);
     const startedAt = performance.now();
-    const embeds = await model.encodeImages(concat(toEncode.map((key) => pixels.get(key) as Float32Array)), toEncode.length);
-    deps.estimates.observeVision(performance.now() - startedAt, toEncode.length);
-    toEncode.forEach((key, i) => {
+    const embeds = await model.encodeImages(concat(chunk.map((key) => pixels.get(key) as Float32Array)), chunk.length);
+    deps.estimates.observeVision(performance.now() - startedAt, chunk.length);
+    chunk.forEach((key, i) => {
       const embedding = embeds.subarray(i * perImage, (i + 1) * perImage);
       embeddings.set(key, embedding);
       cache.set(key, embedding);
+      // The pixels are no longer needed: free them before the next chunk runs.
+      pixels.delete(key);
     });
   }
   return { embeddings, visionImages: toEncode.length };

@@ -29,6 +29,8 @@ export interface EngineOptions {
   maxRows: number;
   /** Requests encoded and admitted between two decode steps, at most (a submitted group is never split). */
   maxAdmitPerStep: number;
+  /** Images per vision encoder run: a pass that encodes more runs it in chunks (bounds the encoder's activations). */
+  maxVisionBatch: number;
   /** Bytes of image embeddings the cache keeps (0 disables it). */
   embeddingCacheBytes: number;
   admission: AdmissionPolicy;
@@ -87,6 +89,7 @@ export class ServingEngine {
   ) {
     checkPositiveInteger(options.maxRows, 'maxRows');
     checkPositiveInteger(options.maxAdmitPerStep, 'maxAdmitPerStep');
+    checkPositiveInteger(options.maxVisionBatch, 'maxVisionBatch');
     if (!Number.isSafeInteger(options.embeddingCacheBytes) || options.embeddingCacheBytes < 0) {
       throw new TypeError(`Expected a non-negative integer for embeddingCacheBytes but received ${options.embeddingCacheBytes}`);
     }
@@ -110,6 +113,7 @@ export class ServingEngine {
       contexts: this.contexts,
       imageLimits: options.imageLimits,
       autoOrient: options.autoOrient,
+      maxVisionBatch: options.maxVisionBatch,
       fail: (job, error) => this.fail(job, error),
     };
   }

@@ -10,6 +10,7 @@ import type { AdmissionPolicy } from '../engine/admission.ts';
 import { ServingEngine, type EngineStats } from '../engine/serving-engine.ts';
 import { BlipModel } from './blip-model.ts';
 import { BlipTokenizer } from './tokenizer.ts';
+import { BLIP_MEMORY_DEFAULTS } from '../working-memory.ts';
 
 export type { AdmissionPolicy } from '../engine/admission.ts';
 export type { EngineStats } from '../engine/serving-engine.ts';
@@ -17,10 +18,9 @@ export type { EngineStats } from '../engine/serving-engine.ts';
 /** The runtime settings, as the registry passes them to every family (see models/family.ts). */
 export type PipelineOptions = RuntimeOptions;
 
+/** The settings that bound working memory come from BLIP_MEMORY_DEFAULTS (the bound and the runtime agree). */
 export const DEFAULT_PIPELINE = {
-  maxRows: 32,
-  maxAdmitPerStep: 8,
-  embeddingCacheBytes: 256 * 1024 * 1024,
+  ...BLIP_MEMORY_DEFAULTS,
   admission: 'adaptive',
 } as const satisfies Partial<PipelineOptions>;
 
@@ -60,6 +60,7 @@ export class BlipPipeline implements FamilyRuntime {
         autoOrient: options.autoOrient ?? true,
         maxRows: options.maxRows ?? DEFAULT_PIPELINE.maxRows,
         maxAdmitPerStep: options.maxAdmitPerStep ?? DEFAULT_PIPELINE.maxAdmitPerStep,
+        maxVisionBatch: options.maxVisionBatch ?? DEFAULT_PIPELINE.maxVisionBatch,
         embeddingCacheBytes: options.embeddingCacheBytes ?? DEFAULT_PIPELINE.embeddingCacheBytes,
         admission: (options.admission ?? DEFAULT_PIPELINE.admission) as AdmissionPolicy,
       });

@@ -195,4 +195,19 @@ describe('serving engine', () => {
     expect(results[0].length).toBeGreaterThan(1);
     expect(results[1]).toEqual(results[0]);
   });
+  it('runs the vision encoder in chunks of maxVisionBatch within one encoder pass, with the tokens of one big batch', async () => {
+    const items = IMAGE_NAMES.map((name) => ({ image: readImage(name), options: { maxNewTokens: 5 } }));
+    const chunked = await load(variants.caption, { maxVisionBatch: 2, embeddingCacheBytes: 0 });
+    const whole = await load(variants.caption, { maxVisionBatch: 8, embeddingCacheBytes: 0 });
+    try {
+      const a = await chunked.caption(items);
+      const b = await whole.caption(items);
+      expect(a.map(sequenceOf)).toEqual(b.map(sequenceOf));
+      // One encoder pass for the five images (they arrived together), whatever the chunking.
+      for (const result of a) expect(result.ok && result.value.encoderBatch).toBe(IMAGE_NAMES.length);
+      await expect(BlipPipeline.load(variants.caption, { imageLimits: DEFAULT_IMAGE_LIMITS, maxVisionBatch: 0 })).rejects.toThrow('Expected a positive integer for maxVisionBatch but received 0');
+    } finally {
+      await Promise.all([chunked.release(), whole.release()]);
+    }
+  });
 });

@@ -1,0 +1,82 @@
+import type { VariantManifest } from '../../variant/manifest.ts';
+import type { WorkingMemory, WorkingMemorySettings } from '../family.ts';
+import { MAX_BEAMS } from './engine/request-plan.ts';
+
+/** The engine settings that bound a BLIP variant's working memory, with the defaults the runtime applies. */
+export const BLIP_MEMORY_DEFAULTS = {
+  maxRows: 16,
+  maxAdmitPerStep: 8,
+  maxVisionBatch: 2,
+  embeddingCacheBytes: 64 * 1024 * 1024,
+} as const;
+
+/**
+ * What one worker needs besides its weights and the parts below: the worker thread's V8 isolate, the tokenizer,
+ * ONNX Runtime's per-session buffers and the graphs' small activations (cross K/V, question encoder, logits).
+ * Measured with blip-base: RSS of a loaded, idle server minus its weights and minus the same server with no
+ * variant loaded (docs in /work/notes/s10/memory.md; `tools/bench/memory-probe.ts`).
+ */
+export const FIXED_OVERHEAD_BYTES = 96 * 1024 * 1024;
+
+/** Every BLIP vision transformer has 64-dimensional attention heads (ViT-B/16: 12 × 64, ViT-L/16: 16 × 64). */
+const VISION_HEAD_DIM = 64;
+const FLOAT = 4;
+
+/**
+ * The most memory a loaded BLIP variant's worker uses beyond its weights, given its settings (ModelFamily
+ * `workingMemory`). Every term is a product of settings and the manifest's dimensions:
+ *
+ * - rows × per-row bytes, rows being `maxRows`, or MAX_BEAMS when larger (a beam request wider than `maxRows` still
+ *   runs, alone). A row reads one cross-attention context (K/V of every layer over M encoder positions: the
+ *   image tokens, or up to `tokenizer.maxLength` question tokens), held twice: the context the engine keeps (shared
+ *   by captions of one image, but each row may have its own) and its slot in the decoder's batched input. Its
+ *   self-attention cache can reach `maxPositions` columns and exists twice during a step (the graph's past input and
+ *   its present output).
+ * - vision batch × activation bytes per image: ONNX Runtime's peak inside the vision encoder is the attention scores
+ *   and their softmax (heads × T², three live at once) and the MLP's intermediate (T × 4·hidden, four live at once).
+ *   Measured on blip-base fp32: 66 MB at batch 1, 73 MB per image at 8; this gives 76 MB.
+ * - admitted per step × (pixels + embedding): an encoder pass decodes every newcomer's image first and keeps the
+ *   embeddings until their cross K/V is computed.
+ * - the embedding cache's byte limit.
+ * - a fixed overhead (FIXED_OVERHEAD_BYTES).
+ */
+export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMemorySettings = {}): WorkingMemory {
+  const rows = Math.max(settings.maxRows ?? BLIP_MEMORY_DEFAULTS.maxRows, MAX_BEAMS);
+  const admitted = settings.maxAdmitPerStep ?? BLIP_MEMORY_DEFAULTS.maxAdmitPerStep;
+  const visionBatch = settings.maxVisionBatch ?? BLIP_MEMORY_DEFAULTS.maxVisionBatch;
+  const cacheBytes = settings.embeddingCacheBytes ?? BLIP_MEMORY_DEFAULTS.embeddingCacheBytes;
+  const { dims, preprocess } = manifest;
+  const contextLength = manifest.task === 'caption' ? dims.imageTokens : manifest.tokenizer.maxLength;
+  const perRow = 2 * crossContextBytes(manifest, contextLength) + 2 * selfAttentionBytes(manifest, dims.maxPositions);
+  const tokens = dims.imageTokens;
+  const heads = dims.visionHidden / VISION_HEAD_DIM;
+  const activations = FLOAT * (3 * heads * tokens * tokens + 4 * tokens * 4 * dims.visionHidden);
+  const pixels = FLOAT * 3 * preprocess.width * preprocess.height;
+  const embedding = FLOAT * tokens * dims.visionHidden;
+  const parts = {
+    rows: rows * perRow,
+    visionBatch: visionBatch * activations,
+    admittedImages: admitted * (pixels + embedding),
+    embeddingCache: cacheBytes,
+    fixed: FIXED_OVERHEAD_BYTES,
+  };
+  return { totalBytes: Object.values(parts).reduce((sum, bytes) => sum + bytes, 0), parts };
+}
+
+/**
+ * One cross-attention context of M positions: keys and values of every layer, in the cross K/V precision of the
+ * manifest (`crossKvPrecision`, fp32 when absent; int8 adds one fp32 scale per head and position for keys and values).
+ */
+export function crossContextBytes(manifest: VariantManifest, positions: number): number {
+  const { textLayers, textHidden, textHeads } = manifest.dims;
+  const precision = (manifest as { crossKvPrecision?: string }).crossKvPrecision ?? 'fp32';
+  const elementBytes = precision === 'int8' ? 1 : precision === 'fp16' ? 2 : FLOAT;
+  const scales = precision === 'int8' ? 2 * textLayers * textHeads * positions * FLOAT : 0;
+  return 2 * textLayers * textHidden * positions * elementBytes + scales + FLOAT * positions;
+}
+
+/** One row's self-attention cache at `positions` columns: fp32 keys and values of every layer. */
+export function selfAttentionBytes(manifest: VariantManifest, positions: number): number {
+  const { textLayers, textHidden } = manifest.dims;
+  return 2 * textLayers * textHidden * positions * FLOAT;
+}
