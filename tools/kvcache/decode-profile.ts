@@ -130,7 +130,7 @@ async function profileSteps(): Promise<void> {
         for (let rep = 0; rep < Number(args.reps); rep++) await session.run(input);
         const file = (session as unknown as { endProfiling(): string }).endProfiling?.();
         await session.release();
-        byRows.set(rows, await opTimes(file ?? (await newestProfile(dir)), Number(args.reps) + 1));
+        byRows.set(rows, await opTimes(file ?? (await newestProfile(dir)), Number(args.reps) + 1, v.manifest.dims.imageTokens));
       }
       const ops = [...new Set([...byRows.values()].flatMap((t) => [...t.keys()]))];
       const last = byRows.get(ROWS[ROWS.length - 1])!;
@@ -151,17 +151,30 @@ async function newestProfile(dir: string): Promise<string> {
 }
 
 /** Kernel time per operator type, per run, from an ONNX Runtime profile (first run, the warm-up, dropped). */
-async function opTimes(file: string, runs: number): Promise<Map<string, number>> {
-  const events = JSON.parse(await readFile(file, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+async function opTimes(file: string, runs: number, encoderLength: number): Promise<Map<string, number>> {
+  const events = JSON.parse(await readFile(file, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Array<Record<string, number[]>> } }>;
   const runEvents = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
   const firstEnd = runEvents.length > 0 ? (runEvents[0] as unknown as { ts: number }).ts + runEvents[0].dur : 0;
   const perOp = new Map<string, number>();
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
     if ((e as unknown as { ts: number }).ts < firstEnd) continue;
-    perOp.set(e.args.op_name, (perOp.get(e.args.op_name) ?? 0) + e.dur / 1000 / (runs - 1));
+    const op = kind(e.args.op_name, e.args.input_type_shape, encoderLength);
+    perOp.set(op, (perOp.get(op) ?? 0) + e.dur / 1000 / (runs - 1));
   }
   return perOp;
+}
+
+/**
+ * Products split by what they multiply: a 2-D second input is a weight (the Linear layers, the LM head), two 4-D
+ * inputs are attention (q·Kᵀ, P·V; the cross-attention ones read `encoder_sequence`-long K/V, the self-attention ones
+ * the short cache), told apart by the longest dimension.
+ */
+function kind(op: string, shapes: Array<Record<string, number[]>> | undefined, encoderLength: number): string {
+  if (!/MatMul|Gemm/.test(op) || !shapes || shapes.length < 2) return op;
+  const dims = shapes.map((s) => Object.values(s)[0] ?? []);
+  if (dims[1].length <= 2) return `${op} (weights)`;
+  return `${op} (${dims[1].includes(encoderLength) ? 'cross' : 'self'}-attention)`;
 }
 
 await timeSteps();

@@ -20,7 +20,10 @@ export interface DecodeStepBytes {
 
 const ELEMENT_BYTES = { fp32: 4, fp16: 2, int8: 1 } as const;
 
-export function decodeStepBytes(manifest: VariantManifest, rows: number, cacheLength: number, encoderLength = manifest.dims.imageTokens): DecodeStepBytes {
+/** The manifest fields the count reads. */
+export type DecodeBytesManifest = Pick<VariantManifest, 'name' | 'graphs' | 'files' | 'dims' | 'crossKvPrecision'>;
+
+export function decodeStepBytes(manifest: DecodeBytesManifest, rows: number, cacheLength: number, encoderLength = manifest.dims.imageTokens): DecodeStepBytes {
   const { textLayers, textHidden, vocabSize, maxPositions, textHeads } = manifest.dims;
   const data = manifest.files[`${manifest.graphs.decoder}.data`]?.bytes;
   if (data === undefined) throw new Error(`${manifest.name}: the manifest lists no weight file for ${manifest.graphs.decoder}`);

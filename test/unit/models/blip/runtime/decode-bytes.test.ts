@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStepBytes } from '../../../../../src/models/blip/runtime/decode-bytes.ts';
-import type { VariantManifest } from '../../../../../src/variant/manifest.ts';
+import { decodeStepBytes, type DecodeBytesManifest } from '../../../../../src/models/blip/runtime/decode-bytes.ts';
 
 /** blip-base's text dimensions, with a decoder weight file of `dataBytes`. */
-function manifest(dataBytes: number, crossKvPrecision?: 'int8'): VariantManifest {
+function manifest(dataBytes: number, crossKvPrecision?: 'int8'): DecodeBytesManifest {
   return {
     name: 'base',
     graphs: { vision: 'v.onnx', crossKv: 'c.onnx', decoder: 'text_decoder.onnx' },
     files: { 'text_decoder.onnx.data': { bytes: dataBytes, sha256: '0'.repeat(64) } },
     dims: { imageTokens: 577, visionHidden: 768, textHidden: 768, textLayers: 12, textHeads: 12, vocabSize: 30524, maxPositions: 512 },
     ...(crossKvPrecision ? { crossKvPrecision } : {}),
-  } as VariantManifest;
+  };
 }
 
 describe('decodeStepBytes', () => {
