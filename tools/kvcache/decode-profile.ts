@@ -171,9 +171,10 @@ async function opTimes(file: string, runs: number, encoderLength: number): Promi
  * the short cache), told apart by the longest dimension.
  */
 function kind(op: string, shapes: Array<Record<string, number[]>> | undefined, encoderLength: number): string {
-  if (!/MatMul|Gemm/.test(op) || !shapes || shapes.length < 2) return op;
+  if (!/MatMul|Gemm/.test(op) || !shapes) return op;
+  // The profiler lists no shape for an initializer input: a product with one listed input multiplies by a weight.
   const dims = shapes.map((s) => Object.values(s)[0] ?? []);
-  if (dims[1].length <= 2) return `${op} (weights)`;
+  if (dims.length < 2 || dims[1].length <= 2) return `${op} (weights)`;
   return `${op} (${dims[1].includes(encoderLength) ? 'cross' : 'self'}-attention)`;
 }
 
