@@ -115,10 +115,7 @@ export function attendInt8(g: GraphBuilder, q: string, kv: QuantizedKv, scaling:
   const qq = quantizeRows(g, q, true);
   const raw = g.node('Cast', [g.node('MatMulInteger', [qq.codes, kv.keyT, qq.zeroPoint])], { to: FLOAT });
   const factor = scaling.kind === 'multiply' ? scaling.headDim ** -0.5 : 1 / Math.sqrt(scaling.headDim);
-  // Key scales first, the query's after: ONNX Runtime fuses MatMulInteger · Cast · Mul(a_scale · b_scale) into
-  // MatMulIntegerToFloat, whose CPU kernel measured 3–4× slower here than MatMulInteger with its own Cast and Mul
-  // (tools/kvcache/decode-profile.ts --profile); a Mul by a graph input is not that pattern.
-  const scaled = g.node('Mul', [g.node('Mul', [raw, kv.keyScale]), g.node('Mul', [qq.scale, g.scalar(factor)])]);
+  const scaled = g.node('Mul', [raw, g.node('Mul', [g.node('Mul', [qq.scale, g.scalar(factor)]), kv.keyScale])]);
   const masked = bias === undefined ? scaled : g.node('Add', [scaled, bias]);
   const probs = g.node('Softmax', [masked], { axis: -1 });
   const weighted = quantizeRows(g, g.node('Mul', [probs, kv.valueScale]), false);
