@@ -5,7 +5,9 @@
  * token per row as in a decode step, in the K/V precisions the converter can emit:
  *   - fp32: MatMul · Softmax · MatMul over float keys and values (what fp32 variants run, and int8 ones did);
  *   - int8: the converter's `attendInt8` (MatMulInteger over int8 codes with per-token scales);
- *   - fp16: float16 keys and values cast to float32 in the graph (the CPU provider has no fp16 MatMul on x86).
+ *   - fp16: float16 keys and values cast to float32 in the graph (the CPU provider has no fp16 MatMul on x86);
+ *   - fp32-kt: fp32 with keys stored untransposed `[B,h,M,d]` and multiplied as q·Kᵀ (ORT's FusedMatMul transB),
+ *     a layout candidate (not what the converter emits).
  * Layers are chained (layer l+1's query is layer l's output) so nothing runs in parallel that a decode step would not.
  * Forms and row counts are interleaved within every repetition; prints median [min–max] ms per call and the K/V
  * bytes one call reads. A measurement of the operator form only: the whole step is measured by `npm run bench`.
@@ -34,10 +36,11 @@ const HEADS = 12;
 const HEAD_DIM = 64;
 const LAYERS = Number(args.layers);
 const M = Number(args.tokens);
-const FORMS = args.forms!.split(',') as Array<'fp32' | 'int8' | 'fp16'>;
+type Form = 'fp32' | 'int8' | 'fp16' | 'fp32-kt';
+const FORMS = args.forms!.split(',') as Form[];
 const ROWS = args.rows!.split(',').map(Number);
 
-function buildGraph(form: 'fp32' | 'int8' | 'fp16', dir: string): Uint8Array {
+function buildGraph(form: Form, dir: string): Uint8Array {
   const g = new GraphBuilder(`cross_${form}`, new WeightFile(join(dir, `${form}.data`)));
   let q = g.input('q', 'float32', ['batch', HEADS, 1, HEAD_DIM]);
   const bias = g.input('bias', 'float32', ['batch', 1, 1, M]);
@@ -52,7 +55,8 @@ function buildGraph(form: 'fp32' | 'int8' | 'fp16', dir: string): Uint8Array {
       };
       q = attendInt8(g, q, kv, scaling, bias);
     } else {
-      let k = g.input(`k${l}`, form === 'fp16' ? 'float16' : 'float32', ['batch', HEADS, HEAD_DIM, M]);
+      let k = g.input(`k${l}`, form === 'fp16' ? 'float16' : 'float32', form === 'fp32-kt' ? ['batch', HEADS, M, HEAD_DIM] : ['batch', HEADS, HEAD_DIM, M]);
+      if (form === 'fp32-kt') k = g.node('Transpose', [k], { perm: [0, 1, 3, 2] });
       let v = g.input(`v${l}`, form === 'fp16' ? 'float16' : 'float32', ['batch', HEADS, M, HEAD_DIM]);
       if (form === 'fp16') {
         k = g.node('Cast', [k], { to: 1 });
@@ -86,7 +90,7 @@ function toHalf(x: Float32Array): Uint16Array {
   });
 }
 
-function feeds(form: 'fp32' | 'int8' | 'fp16', rows: number): Record<string, ort.Tensor> {
+function feeds(form: Form, rows: number): Record<string, ort.Tensor> {
   const per = rows * HEADS * HEAD_DIM * M;
   const out: Record<string, ort.Tensor> = {
     q: new ort.Tensor('float32', randn(rows * HEADS * HEAD_DIM, 7), [rows, HEADS, 1, HEAD_DIM]),
@@ -95,8 +99,8 @@ function feeds(form: 'fp32' | 'int8' | 'fp16', rows: number): Record<string, ort
   for (let l = 0; l < LAYERS; l++) {
     const k = randn(per, 100 + l);
     const v = randn(per, 200 + l);
-    if (form === 'fp32') {
-      out[`k${l}`] = new ort.Tensor('float32', k, [rows, HEADS, HEAD_DIM, M]);
+    if (form === 'fp32' || form === 'fp32-kt') {
+      out[`k${l}`] = new ort.Tensor('float32', k, form === 'fp32' ? [rows, HEADS, HEAD_DIM, M] : [rows, HEADS, M, HEAD_DIM]);
       out[`v${l}`] = new ort.Tensor('float32', v, [rows, HEADS, M, HEAD_DIM]);
     } else if (form === 'fp16') {
       out[`k${l}`] = new ort.Tensor('float16', toHalf(k), [rows, HEADS, HEAD_DIM, M]);
@@ -112,9 +116,9 @@ function feeds(form: 'fp32' | 'int8' | 'fp16', rows: number): Record<string, ort
   return out;
 }
 
-const BYTES = { fp32: 4, fp16: 2, int8: 1 };
+const BYTES = { fp32: 4, 'fp32-kt': 4, fp16: 2, int8: 1 };
 /** K/V bytes one call reads: keys + values of every layer (+ two float scales per token and head for int8). */
-function kvBytes(form: 'fp32' | 'int8' | 'fp16', rows: number): number {
+function kvBytes(form: Form, rows: number): number {
   const elements = rows * LAYERS * 2 * HEADS * M * HEAD_DIM;
   return elements * BYTES[form] + (form === 'int8' ? rows * LAYERS * 2 * HEADS * M * 4 : 0);
 }
