@@ -2,7 +2,7 @@ import onnxProto from 'onnx-proto';
 import type { WeightFile } from './weight-file.ts';
 
 const { onnx } = onnxProto;
-type DataType = 'float32' | 'int64';
+export type DataType = 'float32' | 'float16' | 'int64' | 'int8' | 'uint8';
 /** A symbolic dimension (e.g. 'batch') or a fixed size. */
 export type Dim = string | number;
 /** Integers, integer lists and strings map to INT, INTS, STRING; floats must be wrapped as `{ f }` so 1.0 is not an INT. */
@@ -11,6 +11,9 @@ export type AttributeValue = number | number[] | string | { f: number } | { tens
 const ELEM_TYPE: Record<DataType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  float16: onnx.TensorProto.DataType.FLOAT16,
 };
 
 /** Initializers smaller than this stay inside the .onnx file; larger ones go to the external weight file. */
@@ -69,6 +72,13 @@ export class GraphBuilder {
     const name = this.fresh('const_i64');
     const data = new BigInt64Array(values.map((v) => BigInt(v)));
     this.initializers.push(this.tensor(name, onnx.TensorProto.DataType.INT64, dims, new Uint8Array(data.buffer)));
+    return name;
+  }
+
+  /** A uint8 scalar constant (a zero point of the integer ops). */
+  byte(value: number): string {
+    const name = this.fresh('const_u8');
+    this.initializers.push(this.tensor(name, onnx.TensorProto.DataType.UINT8, [], new Uint8Array([value])));
     return name;
   }
 

@@ -16,6 +16,9 @@ import { PRECISIONS, type Precision, type Task } from './task.ts';
 
 export { PRECISIONS, type Precision, type Task } from './task.ts';
 
+export const CROSS_KV_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+export type CrossKvPrecision = (typeof CROSS_KV_PRECISIONS)[number];
+
 export interface GraphFiles {
   vision: string;
   crossKv: string;
@@ -49,6 +52,11 @@ export interface VariantManifest {
   architecture: string;
   /** Absent in manifests written before precisions existed, which are all fp32; readManifest fills it in. */
   precision: Precision;
+  /**
+   * The element type of the cross-attention keys/values the cross K/V graph emits and the decoder reads (int8 codes
+   * with per-token scales in int8 variants). Absent means fp32.
+   */
+  crossKvPrecision?: CrossKvPrecision;
   source: {
     /** What was converted: a checkpoint folder, or `random(seed=N)` for benchmark models. */
     checkpoint: string;
@@ -120,6 +128,9 @@ export function validateManifest(json: unknown, file: string): VariantManifest {
   str(m.name, 'name');
   str(m.family, 'family');
   if (!PRECISIONS.includes(m.precision as Precision)) fail('precision', PRECISIONS.map((p) => `"${p}"`).join(' or '), m.precision);
+  if (m.crossKvPrecision !== undefined && !CROSS_KV_PRECISIONS.includes(m.crossKvPrecision as CrossKvPrecision)) {
+    fail('crossKvPrecision', CROSS_KV_PRECISIONS.map((p) => `"${p}"`).join(', '), m.crossKvPrecision);
+  }
   if (m.task !== 'caption' && m.task !== 'vqa') fail('task', '"caption" or "vqa"', m.task);
   const graphs = obj(m.graphs, 'graphs');
   const files = obj(m.files, 'files');

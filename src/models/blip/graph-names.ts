@@ -22,6 +22,9 @@ export const DecoderIO = {
   presentValue: (layer: number) => `present_value_${layer}`,
   crossKey: (layer: number) => `cross_key_${layer}`,
   crossValue: (layer: number) => `cross_value_${layer}`,
+  /** Variants with int8 cross K/V (manifest `crossKvPrecision`): the `[B,h,1,M]` scale of each key / value token. */
+  crossKeyScale: (layer: number) => `cross_key_scale_${layer}`,
+  crossValueScale: (layer: number) => `cross_value_scale_${layer}`,
 } as const;
 
 /** The cross K/V graph: encoder states in, each decoder layer's cross-attention keys and values (DecoderIO names) out. */

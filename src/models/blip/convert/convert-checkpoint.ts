@@ -36,6 +36,8 @@ export interface ConvertOptions {
   name?: string;
   /** 'int8' quantizes the MatMul weights of every graph (default 'fp32'). */
   precision?: Precision;
+  /** Overrides the cross K/V precision (default: int8 for int8 variants, else fp32), for measurements. */
+  crossKvPrecision?: 'fp32' | 'int8';
   /** Overrides the int8 operator form of some graphs, by file name (for measurements). */
   int8Forms?: Record<string, Int8Form>;
   /** Called as weights are written; `done`/`total` in bytes of float32 weights. */
@@ -100,14 +102,16 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
       files[`${file}.data`] = dataInfo;
     };
 
+    // int8 variants keep the cross-attention K/V in int8 too (README "Precision"): decode steps read a quarter of the bytes.
+    const crossKv = options.crossKvPrecision ?? (options.precision === 'int8' ? 'int8' : 'fp32');
     const graphs: GraphFiles = { vision: GRAPH_FILES.vision, crossKv: GRAPH_FILES.crossKv, decoder: GRAPH_FILES.decoder };
     await build(GRAPH_FILES.vision, 'BLIP vision encoder', (g) => buildVisionGraph(g, loader, config.vision));
     // The decoder cross-attends to the image (captioning) or to the question states (VQA), whose width differs.
     const crossWidth = config.task === 'vqa' ? config.text.hiddenSize : config.text.encoderHiddenSize;
     await build(GRAPH_FILES.crossKv, 'BLIP text decoder cross-attention keys/values', (g) =>
-      buildCrossKvGraph(g, loader, config.text, 'text_decoder.bert', crossWidth),
+      buildCrossKvGraph(g, loader, config.text, 'text_decoder.bert', crossWidth, crossKv),
     );
-    await build(GRAPH_FILES.decoder, 'BLIP text decoder step with KV cache', (g) => buildDecoderStepGraph(g, loader, config.text, 'text_decoder'));
+    await build(GRAPH_FILES.decoder, 'BLIP text decoder step with KV cache', (g) => buildDecoderStepGraph(g, loader, config.text, 'text_decoder', crossKv));
     if (config.task === 'vqa') {
       graphs.questionEncoder = GRAPH_FILES.questionEncoder;
       await build(GRAPH_FILES.questionEncoder, 'BLIP VQA question encoder', (g) =>
@@ -128,6 +132,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Varian
       task: config.task,
       architecture: config.architecture,
       precision: options.precision ?? 'fp32',
+      ...(crossKv === 'fp32' ? {} : { crossKvPrecision: crossKv }),
       source: { checkpoint, weightsFile: basename(weights.file), weightsSha256, randomSeed },
       graphs,
       files,

@@ -1,6 +1,11 @@
 import type { GraphBuilder } from '../../../onnx/graph-builder.ts';
 import type { WeightLoader } from './weight-loader.ts';
 
+// ONNX TensorProto element types used by Cast.
+const FLOAT = 1;
+const UINT8 = 2;
+const INT8 = 3;
+
 /**
  * Building blocks shared by BLIP's vision and text graphs. Each one follows the transformers module of the same name
  * (see ../shared/docs/blip-spec.md §3 and §4); the ONNX patterns are the ones ONNX Runtime's optimizer recognises
@@ -62,4 +67,58 @@ export function attend(g: GraphBuilder, q: string, keyT: string, v: string, scal
 /** `[B,h,T,d]` → `[B,h,d,T]`. */
 export function transposeKeys(g: GraphBuilder, k: string): string {
   return g.node('Transpose', [k], { perm: [0, 1, 3, 2] });
+}
+
+/**
+ * Symmetric int8 codes of `x` with one scale per slice along `axis` (e.g. per token and head of cross-attention
+ * keys): `x ≈ codes · scale`, codes in [−127, 127], scale = max|x| / 127 with the reduced axis kept (size 1).
+ */
+export function quantizeSymmetric(g: GraphBuilder, x: string, axis: number): { codes: string; scale: string } {
+  const maxAbs = g.node('ReduceMax', [g.node('Abs', [x])], { axes: [axis], keepdims: 1 });
+  // An all-zero slice (padding) keeps codes 0 under a tiny positive scale instead of dividing by zero.
+  const scale = g.node('Div', [g.node('Max', [maxAbs, g.scalar(1e-30)]), g.scalar(127)]);
+  const codes = g.node('Cast', [g.node('Round', [g.node('Div', [x, scale])])], { to: INT8 });
+  return { codes, scale };
+}
+
+/** Int8 cross-attention keys and values: codes and per-(row, head, token) scales, all `[B,h,1,M]` for the scales. */
+export interface QuantizedKv {
+  /** `[B,h,d,M]` int8. */
+  keyT: string;
+  /** `[B,h,1,M]` float: the scale of each key token. */
+  keyScale: string;
+  /** `[B,h,M,d]` int8. */
+  value: string;
+  /** `[B,h,1,M]` float: the scale of each value token. */
+  valueScale: string;
+}
+
+/**
+ * Unsigned 8-bit codes of `x` with one scale per row (last axis reduced) and one zero point for all: the activation
+ * side of MatMulInteger, whose CPU kernel takes a single zero point for A. `signed` codes centre on 128 (x ≈ (c − 128)
+ * · scale); non-negative `x` (probabilities) use the whole 0…255 range with zero point 0.
+ */
+function quantizeRows(g: GraphBuilder, x: string, signed: boolean): { codes: string; scale: string; zeroPoint: string } {
+  const top = g.node('ReduceMax', [signed ? g.node('Abs', [x]) : x], { axes: [-1], keepdims: 1 });
+  const scale = g.node('Div', [g.node('Max', [top, g.scalar(1e-30)]), g.scalar(signed ? 127 : 255)]);
+  const rounded = g.node('Round', [g.node('Div', [x, scale])]);
+  const codes = g.node('Cast', [signed ? g.node('Add', [rounded, g.scalar(128)]) : rounded], { to: UINT8 });
+  return { codes, scale, zeroPoint: g.byte(signed ? 128 : 0) };
+}
+
+/**
+ * `attend` over int8 keys and values: q is quantized per row and head, q·Kᵀ runs as MatMulInteger (u8·s8, VNNI on
+ * x86) and is rescaled by q's and each key's scale; the probabilities are multiplied by each value token's scale,
+ * quantized per row and head, and P·V runs as MatMulInteger too. Reads one byte per cached K/V element instead of four.
+ */
+export function attendInt8(g: GraphBuilder, q: string, kv: QuantizedKv, scaling: AttentionScaling, bias?: string): string {
+  const qq = quantizeRows(g, q, true);
+  const raw = g.node('Cast', [g.node('MatMulInteger', [qq.codes, kv.keyT, qq.zeroPoint])], { to: FLOAT });
+  const factor = scaling.kind === 'multiply' ? scaling.headDim ** -0.5 : 1 / Math.sqrt(scaling.headDim);
+  const scaled = g.node('Mul', [raw, g.node('Mul', [g.node('Mul', [qq.scale, g.scalar(factor)]), kv.keyScale])]);
+  const masked = bias === undefined ? scaled : g.node('Add', [scaled, bias]);
+  const probs = g.node('Softmax', [masked], { axis: -1 });
+  const weighted = quantizeRows(g, g.node('Mul', [probs, kv.valueScale]), false);
+  const context = g.node('Cast', [g.node('MatMulInteger', [weighted.codes, kv.value, weighted.zeroPoint])], { to: FLOAT });
+  return g.node('Mul', [context, weighted.scale]);
 }

@@ -1,8 +1,9 @@
 import type { BlipTextConfig } from '../checkpoint/blip-config.ts';
 import type { GraphBuilder } from '../../../onnx/graph-builder.ts';
-import { attend, gelu, layerNorm, linear, mergeHeads, splitHeads, transposeKeys } from './layers.ts';
+import { attend, attendInt8, gelu, layerNorm, linear, mergeHeads, quantizeSymmetric, splitHeads, transposeKeys, type QuantizedKv } from './layers.ts';
 import type { WeightLoader } from './weight-loader.ts';
 import { CrossKvIO, DecoderIO, QuestionEncoderIO } from '../graph-names.ts';
+import type { CrossKvPrecision } from '../../../variant/manifest.ts';
 
 /**
  * The text side of BLIP as three graphs (see ../shared/docs/blip-spec.md §4):
@@ -21,18 +22,49 @@ function dims(config: BlipTextConfig): TextDims {
   return { heads: config.numAttentionHeads, headDim: config.hiddenSize / config.numAttentionHeads, hidden: config.hiddenSize };
 }
 
-/** Cross-attention K/V of every layer of `trunk` (e.g. 'text_decoder.bert') over `[B, M, E]` states. */
-export async function buildCrossKvGraph(g: GraphBuilder, w: WeightLoader, config: BlipTextConfig, trunk: string, encoderWidth: number): Promise<void> {
+/**
+ * Cross-attention K/V of every layer of `trunk` (e.g. 'text_decoder.bert') over `[B, M, E]` states. With `kv` 'int8'
+ * they are emitted as int8 codes with one scale per row, head and token (DecoderIO.crossKeyScale/crossValueScale,
+ * `[B, h, 1, M]` both), which the decoder step built with the same `kv` reads: a decode step then reads a quarter
+ * of the bytes. Per-token scales keep a row's codes independent of the other rows and of padding.
+ */
+export async function buildCrossKvGraph(
+  g: GraphBuilder,
+  w: WeightLoader,
+  config: BlipTextConfig,
+  trunk: string,
+  encoderWidth: number,
+  kv: CrossKvPrecision = 'fp32',
+): Promise<void> {
+  assertBuildable(kv);
   const { heads, headDim } = dims(config);
   const states = g.input(CrossKvIO.states, 'float32', ['batch', 'encoder_sequence', encoderWidth]);
+  const keyDims = ['batch', heads, headDim, 'encoder_sequence'];
+  const valueDims = ['batch', heads, 'encoder_sequence', headDim];
+  const scaleDims = ['batch', heads, 1, 'encoder_sequence'];
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const self = `${trunk}.encoder.layer.${i}.crossattention.self`;
     // Keys are stored transposed ([B, h, d, M]) so every decode step multiplies by them without a Transpose.
     const keyT = transposeKeys(g, splitHeads(g, await linear(g, w, states, `${self}.key`), heads, headDim));
     const value = splitHeads(g, await linear(g, w, states, `${self}.value`), heads, headDim);
-    g.output(keyT, DecoderIO.crossKey(i), 'float32', ['batch', heads, headDim, 'encoder_sequence']);
-    g.output(value, DecoderIO.crossValue(i), 'float32', ['batch', heads, 'encoder_sequence', headDim]);
+    if (kv === 'fp32') {
+      g.output(keyT, DecoderIO.crossKey(i), 'float32', keyDims);
+      g.output(value, DecoderIO.crossValue(i), 'float32', valueDims);
+      continue;
+    }
+    const k = quantizeSymmetric(g, keyT, 2);
+    const v = quantizeSymmetric(g, value, 3);
+    g.output(k.codes, DecoderIO.crossKey(i), 'int8', keyDims);
+    g.output(v.codes, DecoderIO.crossValue(i), 'int8', valueDims);
+    g.output(k.scale, DecoderIO.crossKeyScale(i), 'float32', scaleDims);
+    // [B, h, M, 1] → [B, h, 1, M]: the same memory, the layout the decoder multiplies probabilities by.
+    g.output(g.node('Reshape', [v.scale, g.ints([0, 0, 1, -1])]), DecoderIO.crossValueScale(i), 'float32', scaleDims);
   }
+}
+
+function assertBuildable(kv: CrossKvPrecision): void {
+  // fp16 is a manifest value reserved for a form measured slower on the CPU provider (README "Precision").
+  if (kv !== 'fp32' && kv !== 'int8') throw new Error(`Expected fp32 or int8 for the cross K/V precision but received ${kv}`);
 }
 
 async function embed(g: GraphBuilder, w: WeightLoader, config: BlipTextConfig, trunk: string, inputIds: string, positionIds: string): Promise<string> {
@@ -48,11 +80,13 @@ async function crossAndFeedForward(
   config: BlipTextConfig,
   layer: string,
   a: string,
-  cross: { keyT: string; value: string; bias?: string },
+  cross: { keyT: string; value: string; bias?: string } | (QuantizedKv & { bias?: string }),
 ): Promise<string> {
   const { heads, headDim, hidden } = dims(config);
   const q = splitHeads(g, await linear(g, w, a, `${layer}.crossattention.self.query`), heads, headDim);
-  const context = mergeHeads(g, attend(g, q, cross.keyT, cross.value, { kind: 'divide', headDim }, cross.bias), hidden);
+  const scaling = { kind: 'divide' as const, headDim };
+  const attended = 'keyScale' in cross ? attendInt8(g, q, cross, scaling, cross.bias) : attend(g, q, cross.keyT, cross.value, scaling, cross.bias);
+  const context = mergeHeads(g, attended, hidden);
   const c = await layerNorm(g, w, g.node('Add', [await linear(g, w, context, `${layer}.crossattention.output.dense`), a]), `${layer}.crossattention.output.LayerNorm`, config.layerNormEps);
   const f = gelu(g, await linear(g, w, c, `${layer}.intermediate.dense`));
   return layerNorm(g, w, g.node('Add', [await linear(g, w, f, `${layer}.output.dense`), c]), `${layer}.output.LayerNorm`, config.layerNormEps);
@@ -69,8 +103,10 @@ async function selfAttentionOutput(g: GraphBuilder, w: WeightLoader, config: Bli
  * step is first gathered by `parents` (row i continues previous row parents[i]: beams reorder, finished rows drop).
  * `self_bias [B,1,S,P+S]` and `cross_bias [B,1,1,M]` are additive masks (0 or −10000) built by the runtime, which lets
  * rows with different prompt lengths and padded questions share a batch. Only the last position's logits are output.
+ * `kv` is the cross K/V precision of the matching cross K/V graph.
  */
-export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, config: BlipTextConfig, owner: 'text_decoder'): Promise<void> {
+export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, config: BlipTextConfig, owner: 'text_decoder', kv: CrossKvPrecision = 'fp32'): Promise<void> {
+  assertBuildable(kv);
   const { heads, headDim, hidden } = dims(config);
   const trunk = `${owner}.bert`;
   const inputIds = g.input(DecoderIO.inputIds, 'int64', ['batch', 'sequence']);
@@ -84,8 +120,19 @@ export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, co
     const layer = `${trunk}.encoder.layer.${i}`;
     const pastKey = g.input(DecoderIO.pastKey(i), 'float32', ['past_batch', heads, 'past_sequence', headDim]);
     const pastValue = g.input(DecoderIO.pastValue(i), 'float32', ['past_batch', heads, 'past_sequence', headDim]);
-    const crossKey = g.input(DecoderIO.crossKey(i), 'float32', ['batch', heads, headDim, 'encoder_sequence']);
-    const crossValue = g.input(DecoderIO.crossValue(i), 'float32', ['batch', heads, 'encoder_sequence', headDim]);
+    const kvType = kv === 'int8' ? 'int8' : 'float32';
+    const crossKey = g.input(DecoderIO.crossKey(i), kvType, ['batch', heads, headDim, 'encoder_sequence']);
+    const crossValue = g.input(DecoderIO.crossValue(i), kvType, ['batch', heads, 'encoder_sequence', headDim]);
+    const cross =
+      kv === 'int8'
+        ? {
+            keyT: crossKey,
+            value: crossValue,
+            keyScale: g.input(DecoderIO.crossKeyScale(i), 'float32', ['batch', heads, 1, 'encoder_sequence']),
+            valueScale: g.input(DecoderIO.crossValueScale(i), 'float32', ['batch', heads, 1, 'encoder_sequence']),
+            bias: crossBias,
+          }
+        : { keyT: crossKey, value: crossValue, bias: crossBias };
 
     const q = splitHeads(g, await linear(g, w, x, `${layer}.attention.self.query`), heads, headDim);
     const k = splitHeads(g, await linear(g, w, x, `${layer}.attention.self.key`), heads, headDim);
@@ -97,7 +144,7 @@ export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, co
 
     const context = attend(g, q, transposeKeys(g, key), value, { kind: 'divide', headDim }, selfBias);
     const a = await selfAttentionOutput(g, w, config, layer, context, x);
-    x = await crossAndFeedForward(g, w, config, layer, a, { keyT: crossKey, value: crossValue, bias: crossBias });
+    x = await crossAndFeedForward(g, w, config, layer, a, cross);
   }
 
   // LM head on the last position only: generation never needs the others.

@@ -3,7 +3,7 @@ import { CrossKvIO, DecoderIO, QuestionEncoderIO, VISION_INPUT, VISION_OUTPUT } 
 import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions } from '../../../runtime/onnx-session.ts';
 import { chooseGraphFile, type LoadedFrom } from '../../../runtime/optimized-model.ts';
 import type { VariantManifest } from '../../../variant/manifest.ts';
-import { splitCrossContexts, type CrossContext } from './cross-context.ts';
+import { readCrossOutputs, splitCrossContexts, type CrossContext, type KvPrecision } from './cross-context.ts';
 import { OnnxTokenDecoder, type DecoderOptions } from './onnx-token-decoder.ts';
 
 /**
@@ -49,6 +49,13 @@ export class BlipModel {
     return this.manifest.dims.imageTokens;
   }
 
+  /** The cross K/V element type of the variant's cross K/V and decoder graphs. */
+  get crossKvPrecision(): KvPrecision {
+    const precision = this.manifest.crossKvPrecision ?? 'fp32';
+    if (precision === 'fp16') throw new Error(`${this.manifest.name}: fp16 cross K/V is not supported by this runtime`);
+    return precision;
+  }
+
   private get headDim(): number {
     return this.manifest.dims.textHidden / this.manifest.dims.textHeads;
   }
@@ -89,15 +96,13 @@ export class BlipModel {
     const width = states.length / (n * paddedLength);
     const out = await this.crossKv.run({ [CrossKvIO.states]: floatTensor(states, [n, paddedLength, width]) });
     const { textLayers, textHeads } = this.manifest.dims;
-    const keys = Array.from({ length: textLayers }, (_, l) => floatData(out[DecoderIO.crossKey(l)]));
-    const values = Array.from({ length: textLayers }, (_, l) => floatData(out[DecoderIO.crossValue(l)]));
-    return splitCrossContexts(keys, values, n, paddedLength, lengths, textHeads, this.headDim);
+    return splitCrossContexts(readCrossOutputs(out, textLayers, this.crossKvPrecision), n, paddedLength, lengths, textHeads, this.headDim);
   }
 
   /** A decoder over `contexts` (indices 0…); more can be added while it decodes (`addContext`). */
   createDecoder(contexts: readonly CrossContext[] = [], options: DecoderOptions = {}): OnnxTokenDecoder {
     const { textLayers, textHeads, vocabSize } = this.manifest.dims;
-    const dims = { layers: textLayers, heads: textHeads, headDim: this.headDim, vocabSize, padTokenId: this.manifest.tokenizer.ids.pad };
+    const dims = { layers: textLayers, heads: textHeads, headDim: this.headDim, vocabSize, padTokenId: this.manifest.tokenizer.ids.pad, crossKv: this.crossKvPrecision };
     return new OnnxTokenDecoder(this.decoder, dims, contexts, options);
   }
 

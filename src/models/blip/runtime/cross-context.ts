@@ -1,4 +1,11 @@
-import { floatTensor, type Feeds } from '../../../runtime/onnx-session.ts';
+import * as ort from 'onnxruntime-node';
+import { floatData, floatTensor, type Feeds } from '../../../runtime/onnx-session.ts';
+import { DecoderIO } from '../graph-names.ts';
+
+/** Cross K/V element types this runtime reads (manifest `crossKvPrecision`). */
+export type KvPrecision = 'fp32' | 'int8';
+/** Float keys/values, or int8 codes (whose scales are in `keyScales`/`valueScales`). */
+export type KvArray = Float32Array | Int8Array;
 
 /**
  * The cross-attention keys and values of every decoder layer for one image (captioning) or one question (VQA),
@@ -8,57 +15,93 @@ export interface CrossContext {
   /** Number of encoder positions M (image tokens, or question tokens). */
   length: number;
   /** Per layer, `[heads, headDim, M]` (keys are stored transposed). */
-  keys: Float32Array[];
+  keys: KvArray[];
   /** Per layer, `[heads, M, headDim]`. */
-  values: Float32Array[];
+  values: KvArray[];
+  /** int8 K/V only: per layer, `[heads, M]` scales of each key and each value token. */
+  keyScales?: Float32Array[];
+  valueScales?: Float32Array[];
   /** `[M]` additive mask: 0 for real positions, −10000 for padding. */
   bias: Float32Array;
 }
 
+/** The cross K/V graph's outputs, per layer: `[n, h, d, M]` keys, `[n, h, M, d]` values, `[n, h, 1, M]` scales (int8). */
+export interface CrossOutputs {
+  keys: KvArray[];
+  values: KvArray[];
+  keyScales?: Float32Array[];
+  valueScales?: Float32Array[];
+}
+
 export const MASKED = -10000;
 
+/** The cross K/V graph's outputs of a run, as typed arrays. */
+export function readCrossOutputs(out: Record<string, ort.Tensor>, layers: number, precision: KvPrecision): CrossOutputs {
+  const read = (name: (layer: number) => string) => Array.from({ length: layers }, (_, l) => out[name(l)]);
+  if (precision === 'fp32') return { keys: read(DecoderIO.crossKey).map(floatData), values: read(DecoderIO.crossValue).map(floatData) };
+  const codes = (tensor: ort.Tensor) => {
+    if (tensor.type !== 'int8') throw new Error(`Expected int8 cross K/V from the cross K/V graph but received ${tensor.type}`);
+    return tensor.data as Int8Array;
+  };
+  return {
+    keys: read(DecoderIO.crossKey).map(codes),
+    values: read(DecoderIO.crossValue).map(codes),
+    keyScales: read(DecoderIO.crossKeyScale).map(floatData),
+    valueScales: read(DecoderIO.crossValueScale).map(floatData),
+  };
+}
+
 /**
- * Splits the batched outputs of the cross K/V graph (`[n, h, d, M]` keys and `[n, h, M, d]` values per layer) into one
- * context per item, dropping each item's padding so that a context is the same whatever it was computed with.
- * Views into the batched buffers are kept (no copy) when an item has no padding.
+ * Splits the batched outputs of the cross K/V graph into one context per item, dropping each item's padding so that a
+ * context is the same whatever it was computed with. Views into the batched buffers are kept (no copy) when an item
+ * has no padding.
  */
-export function splitCrossContexts(
-  keys: Float32Array[],
-  values: Float32Array[],
-  count: number,
-  paddedLength: number,
-  lengths: readonly number[],
-  heads: number,
-  headDim: number,
-): CrossContext[] {
+export function splitCrossContexts(out: CrossOutputs, count: number, paddedLength: number, lengths: readonly number[], heads: number, headDim: number): CrossContext[] {
   const perItem = heads * headDim * paddedLength;
+  const perScales = heads * paddedLength;
   return Array.from({ length: count }, (_, item) => {
     const length = lengths[item];
-    const slice = (layer: Float32Array) => layer.subarray(item * perItem, (item + 1) * perItem);
-    if (length === paddedLength) {
-      return { length, keys: keys.map(slice), values: values.map(slice), bias: new Float32Array(length) };
+    const cut = <T extends KvArray>(layer: T, per: number) => layer.subarray(item * per, (item + 1) * per) as T;
+    const same = length === paddedLength;
+    const keys = out.keys.map((layer) => (same ? cut(layer, perItem) : cropKeys(cut(layer, perItem), heads * headDim, paddedLength, length)));
+    const values = out.values.map((layer) => (same ? cut(layer, perItem) : cropValues(cut(layer, perItem), heads, paddedLength, length, headDim)));
+    // Scales are `[h, 1, M]`: rows of M, cropped like keys.
+    const scales = (layers: Float32Array[] | undefined) => layers?.map((layer) => (same ? cut(layer, perScales) : cropKeys(cut(layer, perScales), heads, paddedLength, length)));
+    const context: CrossContext = { length, keys, values, bias: new Float32Array(length) };
+    if (out.keyScales) {
+      context.keyScales = scales(out.keyScales);
+      context.valueScales = scales(out.valueScales);
     }
-    return {
-      length,
-      keys: keys.map((layer) => cropKeys(slice(layer), heads * headDim, paddedLength, length)),
-      values: values.map((layer) => cropValues(slice(layer), heads, paddedLength, length, headDim)),
-      bias: new Float32Array(length),
-    };
+    return context;
   });
 }
 
 /** `[rows, padded]` → `[rows, length]`. */
-function cropKeys(data: Float32Array, rows: number, padded: number, length: number): Float32Array {
-  const out = new Float32Array(rows * length);
+function cropKeys<T extends KvArray>(data: T, rows: number, padded: number, length: number): T {
+  const out = like(data, rows * length);
   for (let r = 0; r < rows; r++) out.set(data.subarray(r * padded, r * padded + length), r * length);
   return out;
 }
 
 /** `[heads, padded, d]` → `[heads, length, d]`. */
-function cropValues(data: Float32Array, heads: number, padded: number, length: number, headDim: number): Float32Array {
-  const out = new Float32Array(heads * length * headDim);
+function cropValues<T extends KvArray>(data: T, heads: number, padded: number, length: number, headDim: number): T {
+  const out = like(data, heads * length * headDim);
   for (let h = 0; h < heads; h++) out.set(data.subarray(h * padded * headDim, (h * padded + length) * headDim), h * length * headDim);
   return out;
+}
+
+function like<T extends KvArray>(data: T, size: number): T {
+  return (data instanceof Int8Array ? new Int8Array(size) : new Float32Array(size)) as T;
+}
+
+/** The decoder's input names for the cross-attention tensors. */
+export interface CrossNames {
+  key: (layer: number) => string;
+  value: (layer: number) => string;
+  /** int8 K/V only. */
+  keyScale?: (layer: number) => string;
+  valueScale?: (layer: number) => string;
+  bias: string;
 }
 
 /**
@@ -75,8 +118,11 @@ function cropValues(data: Float32Array, heads: number, padded: number, length: n
 export class CrossBatch {
   private capacity = 0;
   private length = 0;
-  private keys: Float32Array[] = [];
-  private values: Float32Array[] = [];
+  private keys: KvArray[] = [];
+  private values: KvArray[] = [];
+  /** int8 only: per layer `[capacity, h, 1, M]`. */
+  private keyScales: Float32Array[] = [];
+  private valueScales: Float32Array[] = [];
   private bias = new Float32Array(0);
   /** The context held by each slot (compared by identity). */
   private slots: Array<CrossContext | undefined> = [];
@@ -87,6 +133,7 @@ export class CrossBatch {
     private readonly heads: number,
     private readonly headDim: number,
     private readonly capacityHint = 0,
+    private readonly precision: KvPrecision = 'fp32',
   ) {}
 
   /** Floats of one slot in one layer's keys (or values). */
@@ -99,6 +146,11 @@ export class CrossBatch {
    * row that row i must occupy in the next decoder call.
    */
   arrange(contexts: readonly CrossContext[]): Int32Array {
+    const int8 = this.precision === 'int8';
+    for (const ctx of contexts) {
+      // TypedArray.set would silently convert codes to floats (or truncate floats to codes).
+      if (ctx.keys[0] instanceof Int8Array !== int8 || (ctx.keyScales !== undefined) !== int8) throw new Error(`A context does not hold ${this.precision} cross K/V`);
+    }
     const n = contexts.length;
     const length = contexts.reduce((max, ctx) => Math.max(max, ctx.length), 0);
     // Grow M when a longer context arrives; shrink it when it is at least twice what the rows need (VQA questions).
@@ -145,13 +197,18 @@ export class CrossBatch {
   }
 
   /** The decoder inputs for the first `n` slots (views, not copies). */
-  feeds(n: number, names: { key: (layer: number) => string; value: (layer: number) => string; bias: string }): Feeds {
+  feeds(n: number, names: CrossNames): Feeds {
     const { heads, headDim, length } = this;
     const per = this.perSlot;
     const feeds: Feeds = { [names.bias]: floatTensor(this.bias.subarray(0, n * length), [n, 1, 1, length]) };
+    const tensor = (data: KvArray, dims: number[]) => (data instanceof Int8Array ? new ort.Tensor('int8', data, dims) : floatTensor(data, dims));
     for (let layer = 0; layer < this.layers; layer++) {
-      feeds[names.key(layer)] = floatTensor(this.keys[layer].subarray(0, n * per), [n, heads, headDim, length]);
-      feeds[names.value(layer)] = floatTensor(this.values[layer].subarray(0, n * per), [n, heads, length, headDim]);
+      feeds[names.key(layer)] = tensor(this.keys[layer].subarray(0, n * per), [n, heads, headDim, length]);
+      feeds[names.value(layer)] = tensor(this.values[layer].subarray(0, n * per), [n, heads, length, headDim]);
+      if (this.precision !== 'int8') continue;
+      if (!names.keyScale || !names.valueScale) throw new Error('int8 cross K/V need the names of their scale inputs');
+      feeds[names.keyScale(layer)] = floatTensor(this.keyScales[layer].subarray(0, n * heads * length), [n, heads, 1, length]);
+      feeds[names.valueScale(layer)] = floatTensor(this.valueScales[layer].subarray(0, n * heads * length), [n, heads, 1, length]);
     }
     return feeds;
   }
@@ -162,21 +219,27 @@ export class CrossBatch {
     this.length = 0;
     this.keys = [];
     this.values = [];
+    this.keyScales = [];
+    this.valueScales = [];
     this.bias = new Float32Array(0);
     this.slots = [];
   }
 
   // Private: new buffers of `capacity` slots and `length` positions, keeping the first `keep` slots when M is unchanged.
   private reallocate(capacity: number, length: number, keep: number): void {
-    const oldKeys = this.keys;
-    const oldValues = this.values;
+    const old = { keys: this.keys, values: this.values, keyScales: this.keyScales, valueScales: this.valueScales };
     const oldBias = this.bias;
     const sameLength = length === this.length;
     this.capacity = capacity;
     this.length = length;
     const per = this.perSlot;
-    this.keys = Array.from({ length: this.layers }, () => new Float32Array(capacity * per));
-    this.values = Array.from({ length: this.layers }, () => new Float32Array(capacity * per));
+    const perScales = this.heads * length;
+    const int8 = this.precision === 'int8';
+    const buffers = (size: number) => Array.from({ length: this.layers }, () => (int8 ? new Int8Array(size) : new Float32Array(size)));
+    this.keys = buffers(capacity * per);
+    this.values = buffers(capacity * per);
+    this.keyScales = int8 ? Array.from({ length: this.layers }, () => new Float32Array(capacity * perScales)) : [];
+    this.valueScales = int8 ? Array.from({ length: this.layers }, () => new Float32Array(capacity * perScales)) : [];
     this.bias = new Float32Array(capacity * length).fill(MASKED);
     if (!sameLength || keep === 0) {
       this.slots = [];
@@ -184,8 +247,11 @@ export class CrossBatch {
     }
     const kept = Math.min(keep, capacity);
     for (let layer = 0; layer < this.layers; layer++) {
-      this.keys[layer].set(oldKeys[layer].subarray(0, kept * per));
-      this.values[layer].set(oldValues[layer].subarray(0, kept * per));
+      this.keys[layer].set(old.keys[layer].subarray(0, kept * per));
+      this.values[layer].set(old.values[layer].subarray(0, kept * per));
+      if (!int8) continue;
+      this.keyScales[layer].set(old.keyScales[layer].subarray(0, kept * perScales));
+      this.valueScales[layer].set(old.valueScales[layer].subarray(0, kept * perScales));
     }
     this.bias.set(oldBias.subarray(0, kept * length));
     this.slots.length = Math.min(this.slots.length, kept);
@@ -194,27 +260,36 @@ export class CrossBatch {
   // Private: writes `ctx` into slot `s`, padding it to M with zeros and masked positions.
   private copyInto(s: number, ctx: CrossContext): void {
     const { heads, headDim, length } = this;
-    const per = this.perSlot;
-    const base = s * per;
+    const base = s * this.perSlot;
     for (let layer = 0; layer < this.layers; layer++) {
-      const keys = this.keys[layer];
+      padRows(this.keys[layer], base, ctx.keys[layer], heads * headDim, ctx.length, length);
       const values = this.values[layer];
-      if (ctx.length === length) {
-        keys.set(ctx.keys[layer], base);
-        values.set(ctx.values[layer], base);
-        continue;
+      if (ctx.length === length) values.set(ctx.values[layer], base);
+      else {
+        for (let h = 0; h < heads; h++) {
+          values.set(ctx.values[layer].subarray(h * ctx.length * headDim, (h + 1) * ctx.length * headDim), base + h * length * headDim);
+          values.fill(0, base + (h * length + ctx.length) * headDim, base + (h + 1) * length * headDim);
+        }
       }
-      for (let row = 0; row < heads * headDim; row++) {
-        keys.set(ctx.keys[layer].subarray(row * ctx.length, (row + 1) * ctx.length), base + row * length);
-        keys.fill(0, base + row * length + ctx.length, base + (row + 1) * length);
-      }
-      for (let h = 0; h < heads; h++) {
-        values.set(ctx.values[layer].subarray(h * ctx.length * headDim, (h + 1) * ctx.length * headDim), base + h * length * headDim);
-        values.fill(0, base + (h * length + ctx.length) * headDim, base + (h + 1) * length * headDim);
-      }
+      if (this.precision !== 'int8') continue;
+      // Padded positions get scale 0: masked anyway, and a zero scale keeps them out of P·V's quantization range.
+      padRows(this.keyScales[layer], s * heads * length, (ctx.keyScales as Float32Array[])[layer], heads, ctx.length, length);
+      padRows(this.valueScales[layer], s * heads * length, (ctx.valueScales as Float32Array[])[layer], heads, ctx.length, length);
     }
     this.bias.set(ctx.bias, s * length);
     this.bias.fill(MASKED, s * length + ctx.length, (s + 1) * length);
     this.slots[s] = ctx;
+  }
+}
+
+// Private: `source [rows, from]` into `target` at `base` as `[rows, to]`, the extra columns zero.
+function padRows(target: KvArray, base: number, source: KvArray, rows: number, from: number, to: number): void {
+  if (from === to) {
+    target.set(source, base);
+    return;
+  }
+  for (let row = 0; row < rows; row++) {
+    target.set(source.subarray(row * from, (row + 1) * from), base + row * to);
+    target.fill(0, base + row * to + from, base + (row + 1) * to);
   }
 }

@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import { DecoderIO } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, type Feeds, type OnnxSession } from '../../../runtime/onnx-session.ts';
-import { CrossBatch, MASKED, type CrossContext } from './cross-context.ts';
+import { CrossBatch, MASKED, type CrossContext, type CrossNames, type KvPrecision } from './cross-context.ts';
 import { compactPast, mergePasts, type Past } from './self-attention-cache.ts';
 import type { PromptRow, TokenDecoder } from '../../../generation/token-decoder.ts';
 
@@ -11,6 +11,8 @@ export interface DecoderDims {
   headDim: number;
   vocabSize: number;
   padTokenId: number;
+  /** The element type of the cross-attention K/V the graph reads (manifest `crossKvPrecision`); default fp32. */
+  crossKv?: KvPrecision;
 }
 
 export interface DecoderOptions {
@@ -18,7 +20,13 @@ export interface DecoderOptions {
   capacityHint?: number;
 }
 
-const CROSS_NAMES = { key: DecoderIO.crossKey, value: DecoderIO.crossValue, bias: DecoderIO.crossBias };
+const CROSS_NAMES: CrossNames = {
+  key: DecoderIO.crossKey,
+  value: DecoderIO.crossValue,
+  keyScale: DecoderIO.crossKeyScale,
+  valueScale: DecoderIO.crossValueScale,
+  bias: DecoderIO.crossBias,
+};
 
 /** One row of a decoder call of width 1: the cache row it continues (`gather`) and sees, and its token. */
 interface StepRow {
@@ -69,7 +77,7 @@ export class OnnxTokenDecoder implements TokenDecoder {
     options: DecoderOptions = {},
   ) {
     this.vocabSize = dims.vocabSize;
-    this.cross = new CrossBatch(dims.layers, dims.heads, dims.headDim, options.capacityHint);
+    this.cross = new CrossBatch(dims.layers, dims.heads, dims.headDim, options.capacityHint, dims.crossKv);
     for (const context of contexts) this.addContext(context);
   }
 
@@ -179,7 +187,7 @@ export class OnnxTokenDecoder implements TokenDecoder {
     if (long.length > 0) {
       // All but the last prompt token, alone; then that cache goes after the running rows' cache.
       const heads = long.map((i) => ({ context: admitted[i].context, tokens: admitted[i].tokens.slice(0, -1) }));
-      const prefillCross = new CrossBatch(this.dims.layers, this.dims.heads, this.dims.headDim);
+      const prefillCross = new CrossBatch(this.dims.layers, this.dims.heads, this.dims.headDim, 0, this.dims.crossKv);
       const order = prefillCross.arrange(heads.map((row) => this.contextOf(row.context)));
       const prefilled = (await this.runPrompts(heads, order, prefillCross)).past;
       prefillCross.clear();

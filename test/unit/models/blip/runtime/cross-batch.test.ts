@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CrossBatch, MASKED, type CrossContext } from '../../../../../src/models/blip/runtime/cross-context.ts';
+import { CrossBatch, MASKED, splitCrossContexts, type CrossContext } from '../../../../../src/models/blip/runtime/cross-context.ts';
 
 const LAYERS = 2;
 const HEADS = 2;
@@ -62,5 +62,58 @@ describe('CrossBatch', () => {
     // Values are [h, M, d]: the last position of each head is zero.
     const values = (feeds.v0.data as Float32Array).subarray(HEADS * 3 * HEAD_DIM);
     for (let h = 0; h < HEADS; h++) expect([...values.subarray((h * 3 + 2) * HEAD_DIM, (h * 3 + 3) * HEAD_DIM)]).toEqual([0, 0, 0]);
+  });
+
+  describe('with int8 K/V', () => {
+    const INT8_NAMES = { ...NAMES, keyScale: (layer: number) => `ks${layer}`, valueScale: (layer: number) => `vs${layer}` };
+    /** Codes `tag` (+ layer) and scales tag/100 per (head, token). */
+    function int8Context(tag: number, length: number): CrossContext {
+      const per = HEADS * HEAD_DIM * length;
+      const layers = <T>(make: (layer: number) => T) => Array.from({ length: LAYERS }, (_, layer) => make(layer));
+      return {
+        length,
+        keys: layers((layer) => new Int8Array(per).fill(tag + layer)),
+        values: layers((layer) => new Int8Array(per).fill(-tag - layer)),
+        keyScales: layers(() => new Float32Array(HEADS * length).fill(tag / 100)),
+        valueScales: layers(() => new Float32Array(HEADS * length).fill(-tag / 100)),
+        bias: new Float32Array(length),
+      };
+    }
+
+    it('feeds int8 codes and per-token scales, padding a shorter context with zero codes and zero scales', () => {
+      const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM, 0, 'int8');
+      batch.arrange([int8Context(1, 3), int8Context(2, 2)]);
+      const feeds = batch.feeds(2, INT8_NAMES);
+      expect(feeds.k1.type).toBe('int8');
+      expect(feeds.k1.dims).toEqual([2, HEADS, HEAD_DIM, 3]);
+      expect(feeds.ks1.dims).toEqual([2, HEADS, 1, 3]);
+      const keys = (feeds.k1.data as Int8Array).subarray(HEADS * HEAD_DIM * 3);
+      for (let row = 0; row < HEADS * HEAD_DIM; row++) expect([...keys.subarray(row * 3, row * 3 + 3)]).toEqual([3, 3, 0]);
+      const scales = [...(feeds.ks0.data as Float32Array)];
+      expect(scales).toEqual([0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.02, 0.02, 0, 0.02, 0.02, 0].map(Math.fround));
+      expect([...(feeds.vs0.data as Float32Array)].slice(6)).toEqual([-0.02, -0.02, 0, -0.02, -0.02, 0].map(Math.fround));
+      expect([...(feeds.bias.data as Float32Array)]).toEqual([0, 0, 0, 0, 0, MASKED]);
+    });
+
+    it('refuses a context of the other precision instead of converting it', () => {
+      expect(() => new CrossBatch(LAYERS, HEADS, HEAD_DIM, 0, 'int8').arrange([context(1, 2)])).toThrow(/int8/);
+      expect(() => new CrossBatch(LAYERS, HEADS, HEAD_DIM).arrange([int8Context(1, 2)])).toThrow(/fp32/);
+    });
+
+    it('splits batched cross K/V graph outputs per item, cropping codes and scales to each length', () => {
+      // Two items padded to M = 3, the second one 2 long; values encode (item, row, position).
+      const M = 3;
+      const codes = (rows: number) => Int8Array.from({ length: 2 * rows * M }, (_, i) => i % 100);
+      const scales = Float32Array.from({ length: 2 * HEADS * M }, (_, i) => i);
+      const out = { keys: [codes(HEADS * HEAD_DIM)], values: [codes(HEADS * HEAD_DIM)], keyScales: [scales], valueScales: [scales] };
+      const [first, second] = splitCrossContexts(out, 2, M, [3, 2], HEADS, HEAD_DIM);
+      expect(first.keys[0]).toBeInstanceOf(Int8Array);
+      expect([...(first.keyScales as Float32Array[])[0]]).toEqual([0, 1, 2, 3, 4, 5]);
+      expect([...(second.keyScales as Float32Array[])[0]]).toEqual([6, 7, 9, 10]);
+      expect([...(second.valueScales as Float32Array[])[0]]).toEqual([6, 7, 9, 10]);
+      expect([...second.keys[0].subarray(0, 4)]).toEqual([18, 19, 21, 22]);
+      // Values [h, M, d]: head 0 keeps positions 0 and 1 of item 1.
+      expect([...second.values[0].subarray(0, 2 * HEAD_DIM)]).toEqual([18, 19, 20, 21, 22, 23]);
+    });
   });
 });

@@ -1,0 +1,182 @@
+/**
+ * `node --import tsx tools/kvcache/decode-profile.ts --variant DIR [--variant DIR2 …] [--rows 1,4,16] [--cache 10]
+ *   [--reps 5] [--threads N] [--profile]`
+ *
+ * One decode step of each variant's text decoder graph (its own ONNX Runtime session, product settings), fed
+ * synthetic inputs of the right shapes and types (cross K/V at the manifest's `crossKvPrecision`, a self-attention
+ * cache `--cache` long), at each row count. Variants and row counts are interleaved within every repetition. Prints,
+ * per variant and rows: step ms median [min–max], the bytes the step must read (decode-bytes.ts) and the bandwidth
+ * that implies. With `--profile`, a second pass under ONNX Runtime's profiler prints the time per operator type at
+ * each row count: where a 16-row step's time goes that a 1-row step does not spend.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { DecoderIO } from '../../src/models/blip/graph-names.ts';
+import { decodeStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
+import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    variant: { type: 'string', multiple: true },
+    rows: { type: 'string', default: '1,4,16' },
+    cache: { type: 'string', default: '10' },
+    reps: { type: 'string', default: '5' },
+    threads: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+if (!args.variant?.length) throw new Error('Expected at least one --variant DIR');
+const ROWS = args.rows!.split(',').map(Number);
+const CACHE = Number(args.cache);
+
+function sessionOptions(profileDir?: string): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    ...(args.threads ? { intraOpNumThreads: Number(args.threads) } : {}),
+    ...(profileDir ? { enableProfiling: true, profileFilePrefix: join(profileDir, 'decoder') } : {}),
+  };
+}
+
+let seed = 12345;
+function random(): number {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed / 2 ** 32 - 0.5;
+}
+const floats = (n: number) => Float32Array.from({ length: n }, random);
+
+/** Synthetic feeds of one step: `rows` rows, one new token each, a cache of CACHE positions. */
+function feeds(m: VariantManifest, rows: number): Record<string, ort.Tensor> {
+  const { textLayers, textHeads, textHidden, imageTokens } = m.dims;
+  const d = textHidden / textHeads;
+  const M = imageTokens;
+  const int = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+  const out: Record<string, ort.Tensor> = {
+    [DecoderIO.inputIds]: int(Array.from({ length: rows }, (_, i) => (100 + i) % m.dims.vocabSize), [rows, 1]),
+    [DecoderIO.positionIds]: int(new Array(rows).fill(CACHE), [rows, 1]),
+    [DecoderIO.selfBias]: new ort.Tensor('float32', new Float32Array(rows * (CACHE + 1)), [rows, 1, 1, CACHE + 1]),
+    [DecoderIO.parents]: int(Array.from({ length: rows }, (_, i) => i), [rows]),
+    [DecoderIO.crossBias]: new ort.Tensor('float32', new Float32Array(rows * M), [rows, 1, 1, M]),
+  };
+  const int8 = (m.crossKvPrecision ?? 'fp32') === 'int8';
+  for (let l = 0; l < textLayers; l++) {
+    out[DecoderIO.pastKey(l)] = new ort.Tensor('float32', floats(rows * textHidden * CACHE), [rows, textHeads, CACHE, d]);
+    out[DecoderIO.pastValue(l)] = new ort.Tensor('float32', floats(rows * textHidden * CACHE), [rows, textHeads, CACHE, d]);
+    const n = rows * textHidden * M;
+    if (int8) {
+      const codes = () => Int8Array.from({ length: n }, () => Math.round(random() * 254));
+      out[DecoderIO.crossKey(l)] = new ort.Tensor('int8', codes(), [rows, textHeads, d, M]);
+      out[DecoderIO.crossValue(l)] = new ort.Tensor('int8', codes(), [rows, textHeads, M, d]);
+      out[DecoderIO.crossKeyScale(l)] = new ort.Tensor('float32', new Float32Array(rows * textHeads * M).fill(0.02), [rows, textHeads, 1, M]);
+      out[DecoderIO.crossValueScale(l)] = new ort.Tensor('float32', new Float32Array(rows * textHeads * M).fill(0.02), [rows, textHeads, 1, M]);
+    } else {
+      out[DecoderIO.crossKey(l)] = new ort.Tensor('float32', floats(n), [rows, textHeads, d, M]);
+      out[DecoderIO.crossValue(l)] = new ort.Tensor('float32', floats(n), [rows, textHeads, M, d]);
+    }
+  }
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const variants = await Promise.all(args.variant.map(async (dir) => ({ dir, manifest: await readManifest(dir) })));
+const label = (m: VariantManifest) => `${m.name} ${m.precision}/kv-${m.crossKvPrecision ?? 'fp32'}`;
+
+async function timeSteps(): Promise<void> {
+  const sessions = await Promise.all(variants.map((v) => ort.InferenceSession.create(join(v.dir, v.manifest.graphs.decoder), sessionOptions())));
+  const inputs = variants.map((v) => new Map(ROWS.map((rows) => [rows, feeds(v.manifest, rows)])));
+  for (let i = 0; i < variants.length; i++) for (const rows of ROWS) await sessions[i].run(inputs[i].get(rows)!);
+  const times = new Map<string, number[]>();
+  for (let rep = 0; rep < Number(args.reps); rep++) {
+    for (const rows of ROWS) {
+      for (let i = 0; i < variants.length; i++) {
+        const started = performance.now();
+        await sessions[i].run(inputs[i].get(rows)!);
+        const key = `${i}/${rows}`;
+        times.set(key, [...(times.get(key) ?? []), performance.now() - started]);
+      }
+    }
+  }
+  console.log(`decode step, cache ${CACHE}, ${args.reps} interleaved reps, threads ${args.threads ?? 'ORT default'}`);
+  console.log('variant | rows | step ms median [min–max] | MB read (weights + cross K/V + self cache) | GB/s at median | × 1-row step');
+  variants.forEach((v, i) => {
+    const one = median(times.get(`${i}/${ROWS[0]}`)!);
+    for (const rows of ROWS) {
+      const t = times.get(`${i}/${rows}`)!;
+      const b = decodeStepBytes(v.manifest, rows, CACHE);
+      const mb = (x: number) => (x / 1e6).toFixed(1);
+      console.log(
+        `${label(v.manifest)} | ${rows} | ${median(t).toFixed(1)} [${Math.min(...t).toFixed(1)}–${Math.max(...t).toFixed(1)}] | ${mb(b.total)} (${mb(b.weights)} + ${mb(b.crossKv)} + ${mb(b.selfCache)}) | ${(b.total / 1e6 / median(t)).toFixed(1)} | ${(median(t) / one).toFixed(2)}`,
+      );
+    }
+  });
+  await Promise.all(sessions.map((s) => s.release()));
+}
+
+/** One profiled session per variant and row count, so each profile file holds one row count. */
+async function profileSteps(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'decode-profile-'));
+  try {
+    for (const v of variants) {
+      console.log(`\nper-operator kernel time (ms per step, mean over ${args.reps} steps after a warm-up), ${label(v.manifest)}`);
+      const byRows = new Map<number, Map<string, number>>();
+      for (const rows of ROWS) {
+        const session = await ort.InferenceSession.create(join(v.dir, v.manifest.graphs.decoder), sessionOptions(dir));
+        const input = feeds(v.manifest, rows);
+        await session.run(input);
+        for (let rep = 0; rep < Number(args.reps); rep++) await session.run(input);
+        const file = (session as unknown as { endProfiling(): string }).endProfiling?.();
+        await session.release();
+        byRows.set(rows, await opTimes(file ?? (await newestProfile(dir)), Number(args.reps) + 1, v.manifest.dims.imageTokens));
+      }
+      const ops = [...new Set([...byRows.values()].flatMap((t) => [...t.keys()]))];
+      const last = byRows.get(ROWS[ROWS.length - 1])!;
+      ops.sort((a, b) => (last.get(b) ?? 0) - (last.get(a) ?? 0));
+      console.log(`op | ${ROWS.map((r) => `${r} rows`).join(' | ')}`);
+      for (const op of ops) console.log(`${op} | ${ROWS.map((r) => (byRows.get(r)!.get(op) ?? 0).toFixed(2)).join(' | ')}`);
+      console.log(`total | ${ROWS.map((r) => [...byRows.get(r)!.values()].reduce((a, b) => a + b, 0).toFixed(2)).join(' | ')}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function newestProfile(dir: string): Promise<string> {
+  const { readdir, stat } = await import('node:fs/promises');
+  const files = await Promise.all((await readdir(dir)).map(async (f) => ({ f: join(dir, f), t: (await stat(join(dir, f))).mtimeMs })));
+  return files.sort((a, b) => b.t - a.t)[0].f;
+}
+
+/** Kernel time per operator type, per run, from an ONNX Runtime profile (first run, the warm-up, dropped). */
+async function opTimes(file: string, runs: number, encoderLength: number): Promise<Map<string, number>> {
+  const events = JSON.parse(await readFile(file, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Array<Record<string, number[]>> } }>;
+  const runEvents = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  const firstEnd = runEvents.length > 0 ? (runEvents[0] as unknown as { ts: number }).ts + runEvents[0].dur : 0;
+  const perOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
+    if ((e as unknown as { ts: number }).ts < firstEnd) continue;
+    const op = kind(e.args.op_name, e.args.input_type_shape, encoderLength);
+    perOp.set(op, (perOp.get(op) ?? 0) + e.dur / 1000 / (runs - 1));
+  }
+  return perOp;
+}
+
+/**
+ * Products split by what they multiply: a 2-D second input is a weight (the Linear layers, the LM head), two 4-D
+ * inputs are attention (q·Kᵀ, P·V; the cross-attention ones read `encoder_sequence`-long K/V, the self-attention ones
+ * the short cache), told apart by the longest dimension.
+ */
+function kind(op: string, shapes: Array<Record<string, number[]>> | undefined, encoderLength: number): string {
+  if (!/MatMul|Gemm/.test(op) || !shapes) return op;
+  // The profiler lists no shape for an initializer input: a product with one listed input multiplies by a weight.
+  const dims = shapes.map((s) => Object.values(s)[0] ?? []);
+  if (dims.length < 2 || dims[1].length <= 2) return `${op} (weights)`;
+  return `${op} (${dims[1].includes(encoderLength) ? 'cross' : 'self'}-attention)`;
+}
+
+await timeSteps();
+if (args.profile) await profileSteps();
