@@ -9,7 +9,8 @@ import type { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
 import type { Precision, VariantManifest } from '../../src/variant/manifest.ts';
 import { median, randomArray, round } from './common.ts';
 import { rotate, summarize, type Summary } from './stats.ts';
-import { crossKvElementBytes, decoderWeightBytesPerStep, readGraphShape, stepBytes, type StepBytes } from './step-bytes.ts';
+import { decodeStepBytes as modelStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
+import { decoderWeightBytesPerStep, readGraphShape, type StepBytes } from './step-bytes.ts';
 
 export const VISION_BATCHES = [1, 4, 8] as const;
 export const STEP_ROWS = [1, 4, 16] as const;
@@ -137,17 +138,12 @@ export async function measureDecodeParts(models: LoadedModel[], log: (m: string)
 /** Bytes a decode step touches at each row count (see step-bytes.ts), from the variant's decoder graph and manifest. */
 export async function decodeStepBytes(dir: string, manifest: VariantManifest, cachedTokens: number): Promise<Record<number, StepBytes>> {
   const shape = await readGraphShape(join(dir, manifest.graphs.decoder));
-  const element = crossKvElementBytes((manifest as unknown as Record<string, unknown>).crossKvPrecision);
   const out: Record<number, StepBytes> = {};
   for (const rows of STEP_ROWS) {
-    out[rows] = stepBytes(decoderWeightBytesPerStep(shape.initializers, shape.nodes, rows), {
-      rows,
-      layers: manifest.dims.textLayers,
-      imageTokens: manifest.dims.imageTokens,
-      hidden: manifest.dims.textHidden,
-      crossKvElementBytes: element,
-      cachedTokens,
-    });
+    // The runtime's count of K/V and cache bytes; the weights counted from the graph itself (embedding rows only).
+    const { crossKv, selfCache } = modelStepBytes(manifest, rows, cachedTokens);
+    const weights = decoderWeightBytesPerStep(shape.initializers, shape.nodes, rows);
+    out[rows] = { weights, cross_kv: crossKv, self_cache: selfCache, total: weights + crossKv + selfCache };
   }
   return out;
 }

@@ -1,12 +1,8 @@
 /**
- * Bytes one decode step touches, next to its time (issue 12 item 3): at 16 rows a step is bound by memory, not by
- * arithmetic, so bytes per step explain (or rule out) the step time. Counted:
- *   - the decoder's weights, each read once per step whatever the rows (int8 MatMul weights 1 byte each); an
- *     embedding table read through a Gather counts only the rows it returns;
- *   - per row, every layer's cross-attention K and V: layers × 2 × imageTokens × hidden × element size
- *     (`crossKvPrecision` in the manifest when a converter writes it: fp16 2, int8 1; fp32 4 otherwise);
- *   - per row, the self-attention cache so far: layers × 2 × cached tokens × hidden × 4.
- * Activations are left out: at one token per row they are a few kB.
+ * The weight bytes one decode step reads, counted from the decoder graph itself (issue 12 item 3): each weight once
+ * per step whatever the rows (int8 MatMul weights 1 byte each), an embedding table read through a Gather only for
+ * the rows it returns. The per-row K/V and cache bytes come from the runtime's own count
+ * (src/models/blip/runtime/decode-bytes.ts), so the bench and the memory bound cannot disagree on them.
  */
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
@@ -49,35 +45,11 @@ export function decoderWeightBytesPerStep(initializers: readonly Initializer[], 
   return bytes;
 }
 
-/** Bytes of one element of the cross-attention K/V cache, from the manifest's `crossKvPrecision` (absent: fp32). */
-export function crossKvElementBytes(crossKvPrecision: unknown): number {
-  if (crossKvPrecision === undefined || crossKvPrecision === null || crossKvPrecision === 'fp32') return 4;
-  if (crossKvPrecision === 'fp16') return 2;
-  if (crossKvPrecision === 'int8') return 1;
-  throw new Error(`Expected "fp32", "fp16" or "int8" for manifest.crossKvPrecision but received ${JSON.stringify(crossKvPrecision)}`);
-}
-
-export interface StepShape {
-  rows: number;
-  layers: number;
-  imageTokens: number;
-  hidden: number;
-  crossKvElementBytes: number;
-  /** Tokens already in the self-attention cache (mean over the measured steps). */
-  cachedTokens: number;
-}
-
 export interface StepBytes {
   weights: number;
   cross_kv: number;
   self_cache: number;
   total: number;
-}
-
-export function stepBytes(weights: number, s: StepShape): StepBytes {
-  const crossKv = s.rows * s.layers * 2 * s.imageTokens * s.hidden * s.crossKvElementBytes;
-  const selfCache = s.rows * s.layers * 2 * s.cachedTokens * s.hidden * 4;
-  return { weights, cross_kv: crossKv, self_cache: selfCache, total: weights + crossKv + selfCache };
 }
 
 /** The initializers and nodes of an ONNX file (weights may be external: only their shapes and types are read). */

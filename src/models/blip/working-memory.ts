@@ -1,6 +1,7 @@
 import type { VariantManifest } from '../../variant/manifest.ts';
 import type { WorkingMemory, WorkingMemorySettings } from '../family.ts';
 import { MAX_BEAMS } from './engine/request-plan.ts';
+import { crossContextBytes, selfAttentionBytes } from './runtime/decode-bytes.ts';
 
 /** The engine settings that bound a BLIP variant's working memory, with the defaults the runtime applies. */
 export const BLIP_MEMORY_DEFAULTS = {
@@ -61,22 +62,4 @@ export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMe
     fixed: FIXED_OVERHEAD_BYTES,
   };
   return { totalBytes: Object.values(parts).reduce((sum, bytes) => sum + bytes, 0), parts };
-}
-
-/**
- * One cross-attention context of M positions: keys and values of every layer, in the cross K/V precision of the
- * manifest (`crossKvPrecision`, fp32 when absent; int8 adds one fp32 scale per head and position for keys and values).
- */
-export function crossContextBytes(manifest: VariantManifest, positions: number): number {
-  const { textLayers, textHidden, textHeads } = manifest.dims;
-  const precision = (manifest as { crossKvPrecision?: string }).crossKvPrecision ?? 'fp32';
-  const elementBytes = precision === 'int8' ? 1 : precision === 'fp16' ? 2 : FLOAT;
-  const scales = precision === 'int8' ? 2 * textLayers * textHeads * positions * FLOAT : 0;
-  return 2 * textLayers * textHidden * positions * elementBytes + scales + FLOAT * positions;
-}
-
-/** One row's self-attention cache at `positions` columns: fp32 keys and values of every layer. */
-export function selfAttentionBytes(manifest: VariantManifest, positions: number): number {
-  const { textLayers, textHidden } = manifest.dims;
-  return 2 * textLayers * textHidden * positions * FLOAT;
 }

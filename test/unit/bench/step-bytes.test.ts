@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../src/onnx/graph-builder.ts';
 import { WeightFile } from '../../../src/onnx/weight-file.ts';
-import { crossKvElementBytes, decoderWeightBytesPerStep, readGraphShape, stepBytes } from '../../../tools/bench/step-bytes.ts';
+import { decoderWeightBytesPerStep, readGraphShape } from '../../../tools/bench/step-bytes.ts';
 
 const scratch = await mkdtemp(join(tmpdir(), 'step-bytes-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
@@ -32,26 +32,6 @@ describe('bytes a decode step touches', () => {
 
   it('refuses an unknown data type instead of guessing its size', () => {
     expect(() => decoderWeightBytesPerStep([{ name: 'w', dims: [2], dataType: 999 }], [], 1)).toThrow(/unknown ONNX data type 999/);
-  });
-
-  it('adds per-row cross-attention K/V and self-attention cache (blip-base figures)', () => {
-    const shape = { layers: 12, imageTokens: 577, hidden: 768, crossKvElementBytes: 4, cachedTokens: 10 };
-    const one = stepBytes(500e6, { ...shape, rows: 1 });
-    // 12 layers × K and V × 577 tokens × 768 × 4 bytes: the 42.5 MB per row the issue quotes.
-    expect(one.cross_kv).toBe(42_541_056);
-    expect(one.self_cache).toBe(12 * 2 * 10 * 768 * 4);
-    expect(one.total).toBe(500e6 + 42_541_056 + 737_280);
-    const sixteen = stepBytes(500e6, { ...shape, rows: 16 });
-    expect(sixteen.cross_kv).toBe(16 * 42_541_056);
-    expect(stepBytes(500e6, { ...shape, rows: 16, crossKvElementBytes: crossKvElementBytes('fp16') }).cross_kv).toBe(8 * 42_541_056);
-  });
-
-  it('reads the element size of the cross K/V from the manifest field, fp32 when absent', () => {
-    expect(crossKvElementBytes(undefined)).toBe(4);
-    expect(crossKvElementBytes('fp32')).toBe(4);
-    expect(crossKvElementBytes('fp16')).toBe(2);
-    expect(crossKvElementBytes('int8')).toBe(1);
-    expect(() => crossKvElementBytes('bf16')).toThrow(/crossKvPrecision/);
   });
 
   it('reads initializer shapes and nodes from an ONNX file with external weights', async () => {

@@ -23,7 +23,7 @@ import { writeSyntheticVocabulary } from './synthetic-vocabulary.ts';
 import { verificationDims } from '../verification-dims.ts';
 
 /** 3: saved optimized graphs (manifest `optimized`). */
-export const CONVERTER_VERSION = '3';
+export const CONVERTER_VERSION = '4';
 
 export type ConvertSource =
   | { kind: 'checkpoint'; dir: string }

@@ -19,21 +19,38 @@ export interface DecodeStepBytes {
 }
 
 const ELEMENT_BYTES = { fp32: 4, fp16: 2, int8: 1 } as const;
+const FLOAT = 4;
 
-/** The manifest fields the count reads. */
+/** The manifest fields the counts read. */
 export type DecodeBytesManifest = Pick<VariantManifest, 'name' | 'graphs' | 'files' | 'dims' | 'crossKvPrecision'>;
 
 export function decodeStepBytes(manifest: DecodeBytesManifest, rows: number, cacheLength: number, encoderLength = manifest.dims.imageTokens): DecodeStepBytes {
-  const { textLayers, textHidden, vocabSize, maxPositions, textHeads } = manifest.dims;
+  const { textHidden, vocabSize, maxPositions } = manifest.dims;
   const data = manifest.files[`${manifest.graphs.decoder}.data`]?.bytes;
   if (data === undefined) throw new Error(`${manifest.name}: the manifest lists no weight file for ${manifest.graphs.decoder}`);
   // Word and position embeddings stay float32 in every precision (quantize.ts leaves Gather tables alone).
-  const embeddingTables = (vocabSize + maxPositions) * textHidden * 4;
+  const embeddingTables = (vocabSize + maxPositions) * textHidden * FLOAT;
   const weights = Math.max(0, data - embeddingTables);
-  const precision = manifest.crossKvPrecision ?? 'fp32';
-  // Keys and values of every layer: heads × headDim = hidden elements per token; int8 adds a float scale per head.
-  const perTokenLayer = 2 * (textHidden * ELEMENT_BYTES[precision] + (precision === 'int8' ? textHeads * 4 : 0));
-  const crossKv = rows * textLayers * encoderLength * perTokenLayer;
-  const selfCache = 2 * rows * textLayers * 2 * cacheLength * textHidden * 4;
+  const crossKv = rows * crossContextBytes(manifest, encoderLength);
+  // Read twice per step: by the graph's Gather of the rows' caches and again by its Concat with the new token.
+  const selfCache = 2 * rows * selfAttentionBytes(manifest, cacheLength);
   return { weights, crossKv, selfCache, total: weights + crossKv + selfCache };
+}
+
+/**
+ * One cross-attention context of `positions` encoder positions: keys and values of every layer in the manifest's
+ * `crossKvPrecision` (fp32 when absent; int8 adds one float scale per head and position for keys and values), and
+ * its attention mask. The decode step reads it once per row; the memory bound holds it per row.
+ */
+export function crossContextBytes(manifest: Pick<VariantManifest, 'dims' | 'crossKvPrecision'>, positions: number): number {
+  const { textLayers, textHidden, textHeads } = manifest.dims;
+  const precision = manifest.crossKvPrecision ?? 'fp32';
+  const scales = precision === 'int8' ? 2 * textLayers * textHeads * positions * FLOAT : 0;
+  return 2 * textLayers * textHidden * positions * ELEMENT_BYTES[precision] + scales + FLOAT * positions;
+}
+
+/** One row's self-attention cache at `positions` columns: float32 keys and values of every layer. */
+export function selfAttentionBytes(manifest: Pick<VariantManifest, 'dims'>, positions: number): number {
+  const { textLayers, textHidden } = manifest.dims;
+  return 2 * textLayers * textHidden * positions * FLOAT;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blipFamily } from '../../../../src/models/blip/family.ts';
-import { BLIP_MEMORY_DEFAULTS, blipWorkingMemory, crossContextBytes, FIXED_OVERHEAD_BYTES, selfAttentionBytes } from '../../../../src/models/blip/working-memory.ts';
+import { BLIP_MEMORY_DEFAULTS, blipWorkingMemory, FIXED_OVERHEAD_BYTES } from '../../../../src/models/blip/working-memory.ts';
+import { crossContextBytes, selfAttentionBytes } from '../../../../src/models/blip/runtime/decode-bytes.ts';
 import { MAX_BEAMS } from '../../../../src/models/blip/engine/request-plan.ts';
 import type { VariantManifest } from '../../../../src/variant/manifest.ts';
 

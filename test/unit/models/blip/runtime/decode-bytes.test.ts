@@ -18,8 +18,11 @@ describe('decodeStepBytes', () => {
   it('counts the weights less the embedding tables once, and fp32 cross K/V per row (42.5 MB at blip-base)', () => {
     const one = decodeStepBytes(manifest(tables + 400e6), 1, 10);
     expect(one.weights).toBe(400e6);
-    expect(one.crossKv).toBe(12 * 2 * 577 * 768 * 4);
+    // K and V of 12 layers over 577 tokens (the 42.5 MB per row the issue quotes), and the row's attention mask.
+    expect(one.crossKv).toBe(12 * 2 * 577 * 768 * 4 + 577 * 4);
     expect(one.crossKv / 1e6).toBeCloseTo(42.5, 1);
+    // The cache of 10 tokens, read by the Gather and again by the Concat.
+    expect(one.selfCache).toBe(2 * 12 * 2 * 10 * 768 * 4);
     const sixteen = decodeStepBytes(manifest(tables + 400e6), 16, 10);
     expect(sixteen.weights).toBe(400e6);
     expect(sixteen.crossKv).toBe(16 * one.crossKv);
@@ -29,10 +32,10 @@ describe('decodeStepBytes', () => {
 
   it('counts one byte per int8 K/V element plus a float scale per token and head', () => {
     const int8 = decodeStepBytes(manifest(tables + 100e6, 'int8'), 4, 10);
-    expect(int8.crossKv).toBe(4 * 12 * 577 * 2 * (768 + 12 * 4));
+    expect(int8.crossKv).toBe(4 * (12 * 577 * 2 * (768 + 12 * 4) + 577 * 4));
   });
 
   it('reads the encoder length it is given (VQA questions)', () => {
-    expect(decodeStepBytes(manifest(tables, 'int8'), 1, 0, 9).crossKv).toBe(12 * 9 * 2 * (768 + 48));
+    expect(decodeStepBytes(manifest(tables, 'int8'), 1, 0, 9).crossKv).toBe(12 * 9 * 2 * (768 + 48) + 9 * 4);
   });
 });
