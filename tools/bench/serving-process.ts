@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Precision } from '../../src/variant/manifest.ts';
+import { DEFAULT_BATCHING } from '../../src/registry/variant-config.ts';
 import { postJson, startReplica, type Replica } from '../../test/integration/fleet/fleet-harness.ts';
 
 /** Admin key of the bench's own servers (loopback only, temporary). */
@@ -20,7 +21,8 @@ export interface BatchingSettings {
   maxRows: number;
 }
 
-export const BATCHED: BatchingSettings = { maxBatchSize: 16, maxRows: 32 };
+/** The shipped defaults (a variant.json without `batching`): what a deployment gets, and what the memory bound counts. */
+export const BATCHED: BatchingSettings = { maxBatchSize: DEFAULT_BATCHING.maxBatchSize, maxRows: DEFAULT_BATCHING.maxRows };
 export const UNBATCHED: BatchingSettings = { maxBatchSize: 1, maxRows: 1 };
 
 export interface ServingProcess {
