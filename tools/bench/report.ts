@@ -10,9 +10,10 @@ import { bucketCounts, type HistogramSnapshot } from './prometheus.ts';
 import { formatSummary, type Summary } from './stats.ts';
 import type { StepBytes } from './step-bytes.ts';
 import type { TorchResult } from './torch-side.ts';
-import type { LoadTimes } from './load-timing.ts';
+import type { ServingResults } from './serving-phase.ts';
 
-export interface Measurements {
+/** Everything measured: the serving phase's results (serving-phase.ts) and the in-process parts. */
+export interface Measurements extends Omit<ServingResults, 'interleaved'> {
   model: string;
   quick: boolean;
   reps: number;
@@ -25,17 +26,9 @@ export interface Measurements {
   components: Record<string, Components>;
   stepBytes: Record<string, Record<number, StepBytes>>;
   raw: Record<string, Summary>;
-  cells: CaptionCell[];
-  gains: Record<string, Record<string, Summary>>;
-  encoderBatchesC16: Record<string, HistogramSnapshot>;
-  peakAfterC16Mb: Record<string, number>;
-  peakAfterC64Mb: Record<string, number>;
-  unbatchedPeakMb: Record<string, number>;
   c64Requests: number;
   benchPeakRssMb: number;
   quality: { embedding_cosine: number; embedding_cosine_mean: number; top1_agreement: number; images: number; steps: number; passed: boolean } | null;
-  loads: Record<string, LoadTimes>;
-  coldLoads: Record<string, { metricMs: number; clientMs: number }> | null;
   torch: TorchResult | null;
   /** What ran side by side in the HTTP cells. */
   interleaved: string;
