@@ -4,9 +4,8 @@
  */
 import type { Precision } from '../../src/variant/manifest.ts';
 import { round } from './common.ts';
-import type { CaptionCell } from './http-cells.ts';
 import type { Components, VisionRow } from './model-parts.ts';
-import { bucketCounts, type HistogramSnapshot } from './prometheus.ts';
+import { bucketCounts } from './prometheus.ts';
 import { formatSummary, type Summary } from './stats.ts';
 import type { StepBytes } from './step-bytes.ts';
 import type { TorchResult } from './torch-side.ts';
