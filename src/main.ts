@@ -45,6 +45,8 @@ export interface RunningServer {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   let metrics: GatewayMetrics | undefined;
+  // Only for the worker backend, which is the default: an injected backend has no threads to start ahead.
+  const spares = options.startBackend === undefined && config.spareWorker ? WorkerBackend.spareWorkers() : undefined;
   const registry = await createModelRegistry({
     root: config.registryDir,
     repoRoot: config.repoRoot,
@@ -54,7 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads }),
       allowSpinning: config.intraOpSpinning,
     },
-    startBackend: options.startBackend ?? ((dir, runtimeOptions) => WorkerBackend.start(dir, runtimeOptions, (message) => logger.warn({ variantDir: dir }, message))),
+    startBackend: options.startBackend ?? ((dir, runtimeOptions) => WorkerBackend.start(dir, runtimeOptions, (message) => logger.warn({ variantDir: dir }, message), spares)),
     memoryBudgetBytes: config.models.memoryBudgetBytes,
     families: FAMILIES,
     pinned: config.models.pin,
@@ -69,6 +71,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let installs: InstallJobs | undefined;
   try {
     await registry.prepareEmbedded();
+    spares?.prime();
     shared = await createSharedState(config, logger, () => metrics?.observeRateLimitFailOpen());
     const inference = createInferenceService(registry, {
       onBatch: (batch) => {
@@ -121,6 +124,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           await installs?.close();
           await shared?.close();
           await registry.close();
+          await spares?.close();
         }
       })());
     const drain = () => {
@@ -131,6 +135,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await shared?.close();
     await installs?.close();
     await registry.close();
+    await spares?.close();
     throw error;
   }
 }

@@ -30,6 +30,8 @@ export interface Config {
   readonly intraOpThreads: number | undefined;
   /** Let idle ONNX Runtime threads spin for the next operator (faster alone, slower when workers share cores). */
   readonly intraOpSpinning: boolean;
+  /** Keep one inference worker started ahead of the next model load (backend/worker/spare-worker.ts). */
+  readonly spareWorker: boolean;
   /** Apply EXIF orientation before captioning. */
   readonly autoOrient: boolean;
   readonly limits: Limits;
@@ -225,6 +227,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', DEFAULT_SERVER.shutdownTimeoutMs, 0, 600_000),
     intraOpThreads: read.optionalInteger('INTRA_OP_THREADS', 1, 256),
     intraOpSpinning: read.boolean('INTRA_OP_SPINNING', true),
+    spareWorker: read.boolean('SPARE_WORKER', true),
     autoOrient: read.boolean('IMAGE_AUTO_ORIENT', true),
     limits,
     imageStore,

@@ -9,6 +9,12 @@ export interface WorkerData {
   options: RuntimeOptions;
 }
 
+/**
+ * The first message a spare worker (started with no WorkerData, see spare-worker.ts) receives: the variant to load,
+ * or to exit unused.
+ */
+export type WorkerAssignment = { type: 'load'; data: WorkerData } | { type: 'stop' };
+
 export type Submission = BackendItem & { id: number; stream: boolean };
 
 export type WorkerRequest =

@@ -7,7 +7,8 @@ import { EventStream, resultOf, streamOf } from '../event-stream.ts';
 import { abortError, itemSignal, type ItemSignal } from '../item-signal.ts';
 import { cancelledError, deserializeError, type AnswerItem, type CaptionItem, type ItemResult, type RequestStage, type SerializedError } from '../items.ts';
 import type { BackendItem, BackendStats, BackendVariant, ModelBackend, SubmitControls } from '../model-backend.ts';
-import type { Submission, WorkerData, WorkerMessage, WorkerRequest } from './protocol.ts';
+import type { Submission, WorkerAssignment, WorkerData, WorkerMessage, WorkerRequest } from './protocol.ts';
+import { SpareWorker } from './spare-worker.ts';
 
 const ENTRY = new URL('./worker-entry.ts', import.meta.url);
 
@@ -54,10 +55,15 @@ export class WorkerBackend implements ModelBackend {
     });
   }
 
-  /** `onWarning` receives what the load reported without failing (default: a process warning). */
-  static async start(variantDir: string, options: RuntimeOptions, onWarning: (message: string) => void = warnProcess): Promise<WorkerBackend> {
+  /**
+   * `onWarning` receives what the load reported without failing (default: a process warning). With `spares`, the
+   * variant goes to the waiting spare worker when there is one (see spare-worker.ts) instead of a new thread.
+   */
+  static async start(variantDir: string, options: RuntimeOptions, onWarning: (message: string) => void = warnProcess, spares?: SpareWorker): Promise<WorkerBackend> {
     const data: WorkerData = { variantDir, options };
-    const worker = startWorker(ENTRY, data, `inference:${variantDir}`);
+    const spare = spares?.take();
+    if (spare) spare.postMessage({ type: 'load', data } satisfies WorkerAssignment);
+    const worker = spare ?? startWorker(ENTRY, data, `inference:${variantDir}`);
     const manifest = await new Promise<VariantManifest>((resolve, reject) => {
       const onExit = (code: number) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} exited during load (code ${code})`));
       worker.once('error', (error) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} failed: ${error.message}`, { cause: error })));
@@ -73,6 +79,16 @@ export class WorkerBackend implements ModelBackend {
       });
     });
     return new WorkerBackend(worker, manifest);
+  }
+
+  /** The worker thread's id (which thread serves the variant: logs, tests). */
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  /** A spare-worker keeper for `start`: its spares run this backend's worker entry, waiting for their variant. */
+  static spareWorkers(): SpareWorker {
+    return new SpareWorker(() => startWorker(ENTRY, null, 'inference:spare'));
   }
 
   submit(item: BackendItem, controls?: WorkerControls): EventStream {

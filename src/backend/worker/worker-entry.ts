@@ -5,7 +5,7 @@ import type { FamilyRuntime } from '../../models/family.ts';
 import { readManifest } from '../../variant/manifest.ts';
 import type { BackendEvent } from '../model-backend.ts';
 import { serializeError } from '../items.ts';
-import type { WorkerData, WorkerMessage, WorkerRequest } from './protocol.ts';
+import type { WorkerAssignment, WorkerData, WorkerMessage, WorkerRequest } from './protocol.ts';
 
 /**
  * Inference worker: owns one variant's runtime, whatever its family. ONNX Runtime's `run` blocks its thread, so it
@@ -14,7 +14,7 @@ import type { WorkerData, WorkerMessage, WorkerRequest } from './protocol.ts';
  */
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread');
-const { variantDir, options } = (workerData as { data: WorkerData }).data;
+const { variantDir, options } = (workerData as { data: WorkerData | null }).data ?? (await assignment());
 const send = (message: WorkerMessage) => port.postMessage(message);
 
 let runtime: FamilyRuntime;
@@ -27,6 +27,16 @@ try {
 } catch (error) {
   send({ type: 'load-failed', error: serializeError(error) });
   process.exit(0);
+}
+
+/** A spare worker's variant: it has imported everything above and waits for its first message (spare-worker.ts). */
+function assignment(): Promise<WorkerData> {
+  return new Promise((resolve) => {
+    port!.once('message', (message: WorkerAssignment) => {
+      if (message.type === 'stop') process.exit(0);
+      resolve(message.data);
+    });
+  });
 }
 
 /** Items in the runtime, by id: aborting one makes it leave with the abort's reason. */

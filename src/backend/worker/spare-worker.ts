@@ -1,0 +1,71 @@
+import type { Worker } from 'node:worker_threads';
+import type { WorkerAssignment } from './protocol.ts';
+
+/**
+ * One inference worker thread started before it is needed. A new worker spends most of a second importing its
+ * modules (tsx, onnxruntime-node, sharp, the family's runtime) before it can create a single session, and the server
+ * starts one at every load, including every reload after an eviction under the memory budget. A spare has already
+ * paid that: `take()` hands it over (it then gets its variant with a `load` message) and starts the next spare at once.
+ *
+ * A spare waits idle (a few tens of MB: a V8 isolate and the loaded native modules) and never keeps the process alive.
+ */
+export class SpareWorker {
+  private spare: Worker | undefined;
+  private closed = false;
+
+  constructor(private readonly startSpare: () => Worker) {}
+
+  /** Starts the spare now, so that even the first load finds one (no-op when one is waiting). */
+  prime(): void {
+    this.replenish();
+  }
+
+  /** The thread id of the waiting spare, if any (for logs and tests). */
+  waitingThreadId(): number | undefined {
+    return this.spare?.threadId;
+  }
+
+  /** The waiting spare (its variant still to be sent), or undefined when there is none; starts the next one. */
+  take(): Worker | undefined {
+    const worker = this.spare;
+    this.spare = undefined;
+    worker?.ref();
+    this.replenish();
+    return worker;
+  }
+
+  /**
+   * Stops the waiting spare, if any, and starts no other. It exits through its own message handler, never by
+   * `terminate()` in the middle of loading a native module. Says how the spare ended (`none`: there was none).
+   */
+  async close(forceAfterMs = 10_000): Promise<'none' | 'exited' | 'terminated'> {
+    this.closed = true;
+    const worker = this.spare;
+    this.spare = undefined;
+    if (!worker) return 'none';
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'stop' } satisfies WorkerAssignment);
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), forceAfterMs);
+    });
+    const outcome = await Promise.race([exited, forced]);
+    clearTimeout(timer);
+    if (outcome !== 'timeout') return 'exited';
+    await worker.terminate();
+    return 'terminated';
+  }
+
+  private replenish(): void {
+    if (this.closed || this.spare) return;
+    const worker = this.startSpare();
+    worker.unref();
+    // A spare that dies before it is taken is simply forgotten; the next take() starts a fresh worker instead.
+    const forget = () => {
+      if (this.spare === worker) this.spare = undefined;
+    };
+    worker.once('exit', forget);
+    worker.on('error', forget);
+    this.spare = worker;
+  }
+}
