@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 10_000,
       intraOpThreads: undefined,
       intraOpSpinning: true,
+      spareWorker: true,
       autoOrient: true,
       limits: {
         bodyBytes: 32 * 1024 * 1024,
@@ -58,7 +59,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: '',
       INTRA_OP_SPINNING: 'off',
     });
-    expect(config).toMatchObject({ port: 0, host: '127.0.0.1', registryDir: join(REPO_ROOT, 'other'), logLevel: 'info', limits: { batchItems: 4 }, intraOpSpinning: false });
+    expect(config).toMatchObject({ port: 0, host: '127.0.0.1', registryDir: join(REPO_ROOT, 'other'), logLevel: 'info', limits: { batchItems: 4 }, intraOpSpinning: false, spareWorker: false });
     expect(config.imageFetch.allowedHosts).toEqual(['images.example.com', '*.cdn.example.org']);
   });
 
