@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       REGISTRY_DIR: 'other',
       LOG_LEVEL: '',
       INTRA_OP_SPINNING: 'off',
+      SPARE_WORKER: 'false',
     });
     expect(config).toMatchObject({ port: 0, host: '127.0.0.1', registryDir: join(REPO_ROOT, 'other'), logLevel: 'info', limits: { batchItems: 4 }, intraOpSpinning: false, spareWorker: false });
     expect(config.imageFetch.allowedHosts).toEqual(['images.example.com', '*.cdn.example.org']);
