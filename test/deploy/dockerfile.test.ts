@@ -66,11 +66,20 @@ function runtimeImports(dir: string): Map<string, string> {
 }
 
 describe('Dockerfile', () => {
-  it('has a production-dependencies stage, a build-time conversion stage and a runtime stage on the plain node image', () => {
-    expect(dockerfile.stages.map((s) => s.name)).toEqual(['deps', 'prepare', 'runtime']);
+  it('has a production-dependencies stage, a page-build stage, a build-time conversion stage and a runtime stage on the plain node image', () => {
+    expect(dockerfile.stages.map((s) => s.name)).toEqual(['deps', 'web', 'prepare', 'runtime']);
     expect(dockerfile.args.NODE_IMAGE).toMatch(/^node:\d+-bookworm-slim$/);
     expect(runtime.base).toBe(dockerfile.args.NODE_IMAGE);
     expect(stage('prepare')?.base).toBe('deps');
+  });
+
+  it('builds the playground and GraphiQL in their own stage (Vite is a dev dependency) and the image takes only web/dist/', () => {
+    const web = stage('web');
+    expect(web?.base).toBe(dockerfile.args.NODE_IMAGE);
+    expect(commands(web, 'RUN').map((i) => i.args)).toEqual(['npm ci --no-audit --no-fund', '["node", "--import", "tsx", "web/build.ts", "--force"]']);
+    expect(commands(runtime, 'COPY').filter((i) => i.args.includes('--from=web')).map((i) => i.args)).toEqual(['--from=web /app/web/dist ./web/dist']);
+    // Where the server looks for the pages (src/http/server.ts): the repository root's web/dist.
+    expect(readFileSync(join(REPO_ROOT, 'src/http/server.ts'), 'utf8')).toContain("join(config.repoRoot, 'web', 'dist')");
   });
 
   it('installs production dependencies only: npm ci --omit=dev, and the runtime stage takes its node_modules from there', () => {
