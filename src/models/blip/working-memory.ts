@@ -29,15 +29,15 @@ const FLOAT = 4;
  *
  * - rows × per-row bytes, rows being `maxRows`, or MAX_BEAMS when larger (a beam request wider than `maxRows` still
  *   runs, alone). A row reads one cross-attention context (K/V of every layer over M encoder positions: the
- *   image tokens, or up to `tokenizer.maxLength` question tokens), held twice: the context the engine keeps (shared
- *   by captions of one image, but each row may have its own) and its slot in the decoder's batched input. Its
- *   self-attention cache can reach `maxPositions` columns and exists twice during a step (the graph's past input and
- *   its present output).
+ *   image tokens, or up to `tokenizer.maxLength` question tokens), held once: its slot in the decoder's batched
+ *   input, the only copy once it is there (CrossBatch drops the context's own arrays). Its self-attention cache can
+ *   reach `maxPositions` columns and exists twice during a step (the graph's past input and its present output).
  * - vision batch × activation bytes per image: ONNX Runtime's peak inside the vision encoder is the attention scores
  *   and their softmax (heads × T², three live at once) and the MLP's intermediate (T × 4·hidden, four live at once).
  *   Measured on blip-base fp32: 66 MB at batch 1, 73 MB per image at 8; this gives 76 MB.
- * - admitted per step × (pixels + embedding): an encoder pass decodes every newcomer's image first and keeps the
- *   embeddings until their cross K/V is computed.
+ * - admitted per step × (pixels + embedding + context): an encoder pass decodes every newcomer's image first and
+ *   keeps the embeddings until their cross K/V is computed; a newcomer's context is held on its own (the cross K/V
+ *   graph's output) until the next step copies it into a slot.
  * - the embedding cache's byte limit.
  * - a fixed overhead (FIXED_OVERHEAD_BYTES).
  */
@@ -48,7 +48,8 @@ export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMe
   const cacheBytes = settings.embeddingCacheBytes ?? BLIP_MEMORY_DEFAULTS.embeddingCacheBytes;
   const { dims, preprocess } = manifest;
   const contextLength = manifest.task === 'caption' ? dims.imageTokens : manifest.tokenizer.maxLength;
-  const perRow = 2 * crossContextBytes(manifest, contextLength) + 2 * selfAttentionBytes(manifest, dims.maxPositions);
+  const context = crossContextBytes(manifest, contextLength);
+  const perRow = context + 2 * selfAttentionBytes(manifest, dims.maxPositions);
   const tokens = dims.imageTokens;
   const heads = dims.visionHidden / VISION_HEAD_DIM;
   const activations = FLOAT * (3 * heads * tokens * tokens + 4 * tokens * 4 * dims.visionHidden);
@@ -57,7 +58,7 @@ export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMe
   const parts = {
     rows: rows * perRow,
     visionBatch: visionBatch * activations,
-    admittedImages: admitted * (pixels + embedding),
+    admittedImages: admitted * (pixels + embedding + context),
     embeddingCache: cacheBytes,
     fixed: FIXED_OVERHEAD_BYTES,
   };

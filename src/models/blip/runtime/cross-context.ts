@@ -114,6 +114,12 @@ export interface CrossNames {
  * therefore keeps every row whose context is already in some slot there, and copies only the contexts of rows that
  * found no slot: a step in which rows only leave or beams reorder copies at most the rows moved out of the vacated
  * tail, and an admitted row copies its own context once.
+ *
+ * With `retained` (the decoder's batch), the batch owns the contexts it is given: once a context sits in a slot its
+ * own arrays are dropped (`keys` and `values` become empty), so that each live context is held once. Later copies (a
+ * row moved out of the vacated tail, a beam, another caption of the same image) go slot to slot, and a context whose
+ * last slot is about to be overwritten, cut off or reallocated away (M changes, `clear`) gets its arrays back first
+ * when `retained` says it is still wanted (registered, not released).
  */
 export class CrossBatch {
   private capacity = 0;
@@ -134,6 +140,7 @@ export class CrossBatch {
     private readonly headDim: number,
     private readonly capacityHint = 0,
     private readonly precision: KvPrecision = 'fp32',
+    private readonly retained?: (context: CrossContext) => boolean,
   ) {}
 
   /** Floats of one slot in one layer's keys (or values). */
@@ -149,13 +156,17 @@ export class CrossBatch {
     const int8 = this.precision === 'int8';
     for (const ctx of contexts) {
       // TypedArray.set would silently convert codes to floats (or truncate floats to codes).
-      if (ctx.keys[0] instanceof Int8Array !== int8 || (ctx.keyScales !== undefined) !== int8) throw new Error(`A context does not hold ${this.precision} cross K/V`);
+      if (hasKv(ctx) && (ctx.keys[0] instanceof Int8Array !== int8 || (ctx.keyScales !== undefined) !== int8)) throw new Error(`A context does not hold ${this.precision} cross K/V`);
+      if (!hasKv(ctx) && !this.slots.includes(ctx)) throw new Error('A context has neither its own K/V nor a slot');
     }
     const n = contexts.length;
     const length = contexts.reduce((max, ctx) => Math.max(max, ctx.length), 0);
     // Grow M when a longer context arrives; shrink it when it is at least twice what the rows need (VQA questions).
-    if (length > this.length || length * 2 <= this.length) this.reallocate(n > this.capacity ? this.grownCapacity(n) : this.capacity, length, 0);
-    else if (n > this.capacity) this.reallocate(this.grownCapacity(n), this.length, Math.min(this.slots.length, this.capacity));
+    if (length > this.length || length * 2 <= this.length) {
+      const wanted = new Set(contexts);
+      this.restoreLosing((ctx) => wanted.has(ctx) || this.isRetained(ctx), this.slots.length);
+      this.reallocate(n > this.capacity ? this.grownCapacity(n) : this.capacity, length, 0);
+    } else if (n > this.capacity) this.reallocate(this.grownCapacity(n), this.length, Math.min(this.slots.length, this.capacity));
 
     const slotOf = new Int32Array(n).fill(-1);
     const taken = new Uint8Array(n);
@@ -172,18 +183,81 @@ export class CrossBatch {
       slotOf[row] = s;
       taken[s] = 1;
     }
+    // Contexts that lose their last slot now (overwritten below, or in the cut tail) and are still wanted.
+    this.restoreLosing((ctx) => !waiting.has(ctx) && this.isRetained(ctx), this.slots.length);
+    // Where each context already is: kept slots are never written below, and tail slots (≥ n) never are.
+    const sourceOf = new Map<CrossContext, number>();
+    for (let s = 0; s < this.slots.length; s++) {
+      const held = this.slots[s];
+      if (held !== undefined && (s >= n || taken[s]) && !sourceOf.has(held)) sourceOf.set(held, s);
+    }
     let free = 0;
     for (let i = 0; i < n; i++) {
       if (slotOf[i] >= 0) continue;
       while (taken[free]) free++;
       taken[free] = 1;
       slotOf[i] = free;
-      this.copyInto(free, contexts[i]);
+      const source = sourceOf.get(contexts[i]);
+      if (source !== undefined && !hasKv(contexts[i])) this.copySlot(source, free, contexts[i]);
+      else this.copyInto(free, contexts[i]);
     }
     // Forget the contexts of the vacated tail so they can be garbage-collected. Buffers shrink only in `clear`:
     // a running batch shrinks and grows again all the time, and each reallocation copies every slot.
     this.slots.length = Math.min(this.slots.length, n);
+    if (this.retained) for (const ctx of contexts) dropKv(ctx);
     return slotOf;
+  }
+
+  /** A context's K/V as arrays: its own, or (once dropped) views of its slot, cropped copies if M is longer. */
+  readable(ctx: CrossContext): CrossContext {
+    if (hasKv(ctx)) return ctx;
+    const s = this.slots.indexOf(ctx);
+    if (s < 0) throw new Error('A context has neither its own K/V nor a slot');
+    return { length: ctx.length, bias: ctx.bias, ...this.readSlot(s, ctx.length, false) };
+  }
+
+  private isRetained(ctx: CrossContext): boolean {
+    return this.retained !== undefined && this.retained(ctx);
+  }
+
+  // Private: gives back their own arrays (copies of their slot) to the slot-only contexts among the first `end` slots
+  // that `keep` selects; each context once.
+  private restoreLosing(keep: (ctx: CrossContext) => boolean, end: number): void {
+    if (!this.retained) return;
+    for (let s = 0; s < end; s++) {
+      const ctx = this.slots[s];
+      if (ctx === undefined || hasKv(ctx) || !keep(ctx)) continue;
+      Object.assign(ctx, this.readSlot(s, ctx.length, true));
+    }
+  }
+
+  // Private: the K/V of slot `s` cropped to `length` positions; views when nothing is cropped and `copy` is false.
+  private readSlot(s: number, length: number, copy: boolean): Pick<CrossContext, 'keys' | 'values' | 'keyScales' | 'valueScales'> {
+    const { heads, headDim } = this;
+    const M = this.length;
+    const per = this.perSlot;
+    const perScales = heads * M;
+    const take = <T extends KvArray>(data: T, from: number, size: number): T => (copy ? data.slice(from, from + size) : data.subarray(from, from + size)) as T;
+    const rows = <T extends KvArray>(data: T, r: number, size: number): T => (length === M ? take(data, s * size, size) : cropKeys(data.subarray(s * size, (s + 1) * size) as T, r, M, length));
+    const keys = this.keys.slice(0, this.layers).map((layer) => rows(layer, heads * headDim, per));
+    const values = this.values.slice(0, this.layers).map((layer) => (length === M ? take(layer, s * per, per) : cropValues(layer.subarray(s * per, (s + 1) * per), heads, M, length, headDim)));
+    if (this.precision !== 'int8') return { keys, values };
+    return { keys, values, keyScales: this.keyScales.map((layer) => rows(layer, heads, perScales)), valueScales: this.valueScales.map((layer) => rows(layer, heads, perScales)) };
+  }
+
+  // Private: slot `from` into slot `to` (same M, so the padding comes along).
+  private copySlot(from: number, to: number, ctx: CrossContext): void {
+    const per = this.perSlot;
+    const perScales = this.heads * this.length;
+    for (let layer = 0; layer < this.layers; layer++) {
+      this.keys[layer].copyWithin(to * per, from * per, (from + 1) * per);
+      this.values[layer].copyWithin(to * per, from * per, (from + 1) * per);
+      if (this.precision !== 'int8') continue;
+      this.keyScales[layer].copyWithin(to * perScales, from * perScales, (from + 1) * perScales);
+      this.valueScales[layer].copyWithin(to * perScales, from * perScales, (from + 1) * perScales);
+    }
+    this.bias.copyWithin(to * this.length, from * this.length, (from + 1) * this.length);
+    this.slots[to] = ctx;
   }
 
   /**
@@ -213,8 +287,9 @@ export class CrossBatch {
     return feeds;
   }
 
-  /** Frees the buffers. */
+  /** Frees the buffers (contexts still retained get their own arrays back first). */
   clear(): void {
+    this.restoreLosing((ctx) => this.isRetained(ctx), this.slots.length);
     this.capacity = 0;
     this.length = 0;
     this.keys = [];
@@ -280,6 +355,25 @@ export class CrossBatch {
     this.bias.fill(MASKED, s * length + ctx.length, (s + 1) * length);
     this.slots[s] = ctx;
   }
+}
+
+/** Whether a context still holds its own K/V arrays (a batch with `retained` drops them once they are in a slot). */
+export function hasKv(ctx: CrossContext): boolean {
+  return ctx.keys.length > 0;
+}
+
+/** Bytes of a context's own K/V arrays (zero once its batch dropped them). */
+export function kvBytes(ctx: CrossContext): number {
+  const sum = (layers: KvArray[] | undefined) => (layers ?? []).reduce((bytes, layer) => bytes + layer.byteLength, 0);
+  return sum(ctx.keys) + sum(ctx.values) + sum(ctx.keyScales) + sum(ctx.valueScales);
+}
+
+// Private: the batch holds the context's K/V in a slot now; drop its own arrays.
+function dropKv(ctx: CrossContext): void {
+  ctx.keys = [];
+  ctx.values = [];
+  if (ctx.keyScales) ctx.keyScales = [];
+  if (ctx.valueScales) ctx.valueScales = [];
 }
 
 // Private: `source [rows, from]` into `target` at `base` as `[rows, to]`, the extra columns zero.

@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import { DecoderIO } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, type Feeds, type OnnxSession } from '../../../runtime/onnx-session.ts';
-import { CrossBatch, MASKED, type CrossContext, type CrossNames, type KvPrecision } from './cross-context.ts';
+import { CrossBatch, kvBytes, MASKED, type CrossContext, type CrossNames, type KvPrecision } from './cross-context.ts';
 import { compactPast, mergePasts, type Past } from './self-attention-cache.ts';
 import type { PromptRow, TokenDecoder } from '../../../generation/token-decoder.ts';
 
@@ -54,11 +54,15 @@ interface StepRow {
  * Batch rows are not kept in the caller's row order: each row is placed in the slot of the cross-attention buffers
  * that already holds its context (see `CrossBatch`), and logits are returned in the caller's order.
  *
- * Contexts are registered up front (constructor) or while decoding (`addContext`), and named by index.
+ * Contexts are registered up front (constructor) or while decoding (`addContext`), and named by index. The decoder
+ * keeps its own record of each one (the caller's object is not changed): once a context has been copied into a slot
+ * of the batch, that record drops its arrays and the slot is the only copy the decoder holds (see `CrossBatch`), so
+ * a caller that lets go of the context it registered holds each live context once.
  */
 export class OnnxTokenDecoder implements TokenDecoder {
   readonly vocabSize: number;
   private readonly contexts = new Map<number, CrossContext>();
+  private readonly ids = new Map<CrossContext, number>();
   private readonly released = new Set<number>();
   private nextContextId = 0;
   private readonly cross: CrossBatch;
@@ -77,7 +81,12 @@ export class OnnxTokenDecoder implements TokenDecoder {
     options: DecoderOptions = {},
   ) {
     this.vocabSize = dims.vocabSize;
-    this.cross = new CrossBatch(dims.layers, dims.heads, dims.headDim, options.capacityHint, dims.crossKv);
+    // A context still registered and not released must survive losing its slot.
+    const retained = (context: CrossContext) => {
+      const id = this.ids.get(context);
+      return id !== undefined && !this.released.has(id);
+    };
+    this.cross = new CrossBatch(dims.layers, dims.heads, dims.headDim, options.capacityHint, dims.crossKv, retained);
     for (const context of contexts) this.addContext(context);
   }
 
@@ -96,10 +105,20 @@ export class OnnxTokenDecoder implements TokenDecoder {
     return this.contexts.size;
   }
 
+  /** Bytes of context K/V held outside the batch's slots: contexts registered but not yet copied into a slot. */
+  get contextBytesOutsideBatch(): number {
+    let bytes = 0;
+    for (const context of this.contexts.values()) bytes += kvBytes(context);
+    return bytes;
+  }
+
   /** Registers an encoder context; returns its index for `PromptRow.context`. */
   addContext(context: CrossContext): number {
     const id = this.nextContextId++;
-    this.contexts.set(id, context);
+    // Our own record: the batch drops its arrays once they are in a slot, which must not touch the caller's object.
+    const own: CrossContext = { ...context };
+    this.contexts.set(id, own);
+    this.ids.set(own, id);
     return id;
   }
 
@@ -154,8 +173,9 @@ export class OnnxTokenDecoder implements TokenDecoder {
   }
 
   dispose(): void {
-    this.clear();
     this.contexts.clear();
+    this.ids.clear();
+    this.clear();
     this.released.clear();
     this.broken = new Error('This decoder was disposed');
   }
@@ -188,7 +208,8 @@ export class OnnxTokenDecoder implements TokenDecoder {
       // All but the last prompt token, alone; then that cache goes after the running rows' cache.
       const heads = long.map((i) => ({ context: admitted[i].context, tokens: admitted[i].tokens.slice(0, -1) }));
       const prefillCross = new CrossBatch(this.dims.layers, this.dims.heads, this.dims.headDim, 0, this.dims.crossKv);
-      const order = prefillCross.arrange(heads.map((row) => this.contextOf(row.context)));
+      // The running batch may hold a context only in its slot: the prefill reads it there (views, no copy).
+      const order = prefillCross.arrange(heads.map((row) => this.cross.readable(this.contextOf(row.context))));
       const prefilled = (await this.runPrompts(heads, order, prefillCross)).past;
       prefillCross.clear();
       prefilledRowOf = order.map((row) => past.rows + row);
@@ -313,6 +334,8 @@ export class OnnxTokenDecoder implements TokenDecoder {
     const read = new Set(this.rowContexts);
     for (const id of this.released) {
       if (read.has(id)) continue;
+      const context = this.contexts.get(id);
+      if (context) this.ids.delete(context);
       this.contexts.delete(id);
       this.released.delete(id);
     }

@@ -31,31 +31,31 @@ describe('BLIP working-memory bound', () => {
 
   it('sums rows × per-row bytes, vision batch × activations, admitted images, the cache and the fixed overhead', () => {
     const bound = blipWorkingMemory(manifest('caption'), { maxRows: 20, maxAdmitPerStep: 4, maxVisionBatch: 2, embeddingCacheBytes: 1000 });
-    // Per row: two copies of its 1300-byte context and two of its 2560-byte cache at 10 positions.
-    const perRow = 2 * 1300 + 2 * 2560;
+    // Per row: one copy of its 1300-byte context (its slot) and two of its 2560-byte cache at 10 positions.
+    const perRow = 1300 + 2 * 2560;
     // Per image in the encoder: activations 4 × (3 × 2 heads × 5² + 4 × 5 × 4 × 128); pixels 4 × 3 × 8 × 8 and
-    // embedding 4 × 5 × 128 for each image admitted in one pass.
+    // embedding 4 × 5 × 128 for each image admitted in one pass, and its context until it is copied into a slot.
     const activations = 4 * (150 + 10_240);
-    expect(bound.parts).toEqual({ rows: 20 * perRow, visionBatch: 2 * activations, admittedImages: 4 * (768 + 2560), embeddingCache: 1000, fixed: FIXED_OVERHEAD_BYTES });
-    expect(bound.totalBytes).toBe(20 * 7720 + 2 * 41_560 + 4 * 3328 + 1000 + FIXED_OVERHEAD_BYTES);
+    expect(bound.parts).toEqual({ rows: 20 * perRow, visionBatch: 2 * activations, admittedImages: 4 * (768 + 2560 + 1300), embeddingCache: 1000, fixed: FIXED_OVERHEAD_BYTES });
+    expect(bound.totalBytes).toBe(20 * 6420 + 2 * 41_560 + 4 * 4628 + 1000 + FIXED_OVERHEAD_BYTES);
   });
 
   it('counts MAX_BEAMS rows when maxRows is smaller: a wider beam request still runs, alone', () => {
     expect(MAX_BEAMS).toBe(16);
-    expect(blipWorkingMemory(manifest('caption'), { maxRows: 3 }).parts.rows).toBe(16 * 7720);
-    expect(blipWorkingMemory(manifest('caption'), { maxRows: 17 }).parts.rows).toBe(17 * 7720);
+    expect(blipWorkingMemory(manifest('caption'), { maxRows: 3 }).parts.rows).toBe(16 * 6420);
+    expect(blipWorkingMemory(manifest('caption'), { maxRows: 17 }).parts.rows).toBe(17 * 6420);
   });
 
   it('a VQA context spans the longest question the tokenizer allows, not the image', () => {
     const bound = blipWorkingMemory(manifest('vqa'), { maxRows: 1, maxVisionBatch: 1, embeddingCacheBytes: 0 });
-    expect(bound.parts.rows).toBe(16 * (2 * crossContextBytes(manifest('vqa'), 7) + 2 * 2560));
+    expect(bound.parts.rows).toBe(16 * (crossContextBytes(manifest('vqa'), 7) + 2 * 2560));
     expect(crossContextBytes(manifest('vqa'), 7)).toBe(2 * 2 * 16 * 7 * 4 + 7 * 4);
   });
 
   it('applies the runtime defaults for settings left out, and is what the family reports', () => {
     const bound = blipWorkingMemory(manifest('caption'));
     expect(bound).toEqual(blipWorkingMemory(manifest('caption'), { ...BLIP_MEMORY_DEFAULTS }));
-    expect(bound.parts.rows).toBe(16 * 7720);
+    expect(bound.parts.rows).toBe(16 * 6420);
     expect(bound.parts.embeddingCache).toBe(64 * 1024 * 1024);
     expect(blipFamily.workingMemory(manifest('caption'), { maxRows: 3 })).toEqual(blipWorkingMemory(manifest('caption'), { maxRows: 3 }));
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CrossBatch, MASKED, splitCrossContexts, type CrossContext } from '../../../../../src/models/blip/runtime/cross-context.ts';
+import { CrossBatch, kvBytes, MASKED, splitCrossContexts, type CrossContext } from '../../../../../src/models/blip/runtime/cross-context.ts';
 
 const LAYERS = 2;
 const HEADS = 2;
@@ -21,6 +21,20 @@ function slotKeys(batch: CrossBatch, n: number, slot: number, layer = 0): Float3
   const data = batch.feeds(n, NAMES)[`k${layer}`].data as Float32Array;
   const per = data.length / n;
   return data.subarray(slot * per, (slot + 1) * per);
+}
+
+/** Codes `tag` (+ layer) and scales tag/100 per (head, token). */
+function int8Ctx(tag: number, length: number): CrossContext {
+  const per = HEADS * HEAD_DIM * length;
+  const layers = <T>(make: (layer: number) => T) => Array.from({ length: LAYERS }, (_, layer) => make(layer));
+  return {
+    length,
+    keys: layers((layer) => new Int8Array(per).fill(tag + layer)),
+    values: layers((layer) => new Int8Array(per).fill(-tag - layer)),
+    keyScales: layers(() => new Float32Array(HEADS * length).fill(tag / 100)),
+    valueScales: layers(() => new Float32Array(HEADS * length).fill(-tag / 100)),
+    bias: new Float32Array(length),
+  };
 }
 
 describe('CrossBatch', () => {
@@ -64,25 +78,101 @@ describe('CrossBatch', () => {
     for (let h = 0; h < HEADS; h++) expect([...values.subarray((h * 3 + 2) * HEAD_DIM, (h * 3 + 3) * HEAD_DIM)]).toEqual([0, 0, 0]);
   });
 
+  describe('owning its contexts (retained)', () => {
+    /** A batch that owns its contexts; `kept` are those still registered (restored when they lose their slot). */
+    function owning(kept: Set<CrossContext>, int8 = false): CrossBatch {
+      return new CrossBatch(LAYERS, HEADS, HEAD_DIM, 0, int8 ? 'int8' : 'fp32', (ctx) => kept.has(ctx));
+    }
+    const values = (batch: CrossBatch, n: number, slot: number, layer = 0) => {
+      const data = batch.feeds(n, NAMES)[`v${layer}`].data as Float32Array;
+      const per = data.length / n;
+      return [...data.subarray(slot * per, (slot + 1) * per)];
+    };
+
+    it('drops a context’s arrays once it is in a slot, and serves beams and moved rows slot to slot', () => {
+      const [a, b, c] = [context(1, 4), context(2, 4), context(3, 4)];
+      const batch = owning(new Set([a, b, c]));
+      expect([...batch.arrange([a, b, c])]).toEqual([0, 1, 2]);
+      expect([a, b, c].map(kvBytes)).toEqual([0, 0, 0]);
+      // a leaves: c moves out of the vacated tail into slot 0, from its slot.
+      expect([...batch.arrange([c, b])]).toEqual([0, 1]);
+      expect(new Set(slotKeys(batch, 2, 0))).toEqual(new Set([3]));
+      expect(new Set(values(batch, 2, 0, 1))).toEqual(new Set([Math.fround(-3.1)]));
+      // Two beams of b: the second one is copied from slot 1.
+      expect([...batch.arrange([c, b, b])]).toEqual([0, 1, 2]);
+      expect(new Set(slotKeys(batch, 3, 2, 1))).toEqual(new Set([Math.fround(2.1)]));
+      expect(new Set(values(batch, 3, 2, 1))).toEqual(new Set([Math.fround(-2.1)]));
+      // a lost its slot while still registered: it has its own arrays again, equal to what it was.
+      expect(a.keys.map((layer) => new Set(layer))).toEqual([new Set([1]), new Set([Math.fround(1.1)])]);
+      expect(kvBytes(a)).toBe(kvBytes(context(1, 4)));
+      expect([b, c].map(kvBytes)).toEqual([0, 0]);
+      // It comes back from its own arrays, which are dropped again.
+      batch.arrange([a, b]);
+      expect(new Set(slotKeys(batch, 2, 0))).toEqual(new Set([1]));
+      expect(kvBytes(a)).toBe(0);
+    });
+
+    it('lets a released context go with its slot, and restores retained ones on clear', () => {
+      const [a, b] = [context(1, 4), context(2, 4)];
+      const kept = new Set([a, b]);
+      const batch = owning(kept);
+      batch.arrange([a, b]);
+      kept.delete(a);
+      batch.arrange([b]);
+      expect(kvBytes(a)).toBe(0);
+      expect(() => batch.arrange([a])).toThrow(/neither/);
+      batch.clear();
+      expect(new Set(b.values[1])).toEqual(new Set([Math.fround(-2.1)]));
+      expect(b.values[1].length).toBe(HEADS * HEAD_DIM * 4);
+    });
+
+    it('re-pads every context when M changes, from slot-only contexts cropped back to their length', () => {
+      const [long, short] = [context(1, 5), context(2, 2)];
+      const batch = owning(new Set([long, short]));
+      batch.arrange([long, short]);
+      expect(kvBytes(short)).toBe(0);
+      // M shrinks 5 → 2 (the long one left): the short one is read back from its padded slot.
+      expect([...batch.arrange([short])]).toEqual([0]);
+      expect(batch.feeds(1, NAMES).k0.dims).toEqual([1, HEADS, HEAD_DIM, 2]);
+      expect(new Set(slotKeys(batch, 1, 0))).toEqual(new Set([2]));
+      expect([...(batch.feeds(1, NAMES).bias.data as Float32Array)]).toEqual([0, 0]);
+      expect(kvBytes(short)).toBe(0);
+      // The long one, retained, kept its own copy (restored before the buffers were replaced).
+      expect(new Set(long.keys[0])).toEqual(new Set([1]));
+      expect(long.keys[0].length).toBe(HEADS * HEAD_DIM * 5);
+    });
+
+    it('reads a slot-only context for another batch (a prefill) as views of its slot', () => {
+      const a = context(1, 4);
+      const batch = owning(new Set([a]));
+      batch.arrange([a]);
+      const read = batch.readable(a);
+      expect(read).not.toBe(a);
+      expect(new Set(read.keys[1])).toEqual(new Set([Math.fround(1.1)]));
+      const other = new CrossBatch(LAYERS, HEADS, HEAD_DIM);
+      other.arrange([read]);
+      expect(new Set(slotKeys(other, 1, 0))).toEqual(new Set([1]));
+      expect(kvBytes(read)).toBeGreaterThan(0);
+    });
+
+    it('restores int8 codes and scales', () => {
+      const a = int8Ctx(3, 2);
+      const b = int8Ctx(4, 2);
+      const batch = owning(new Set([a, b]), true);
+      batch.arrange([a, b]);
+      expect(kvBytes(a)).toBe(0);
+      batch.arrange([b]);
+      expect(a.keys[0]).toBeInstanceOf(Int8Array);
+      expect(new Set(a.keys[1])).toEqual(new Set([4]));
+      expect([...(a.keyScales as Float32Array[])[0]]).toEqual(new Array(HEADS * 2).fill(Math.fround(0.03)));
+    });
+  });
+
   describe('with int8 K/V', () => {
     const INT8_NAMES = { ...NAMES, keyScale: (layer: number) => `ks${layer}`, valueScale: (layer: number) => `vs${layer}` };
-    /** Codes `tag` (+ layer) and scales tag/100 per (head, token). */
-    function int8Context(tag: number, length: number): CrossContext {
-      const per = HEADS * HEAD_DIM * length;
-      const layers = <T>(make: (layer: number) => T) => Array.from({ length: LAYERS }, (_, layer) => make(layer));
-      return {
-        length,
-        keys: layers((layer) => new Int8Array(per).fill(tag + layer)),
-        values: layers((layer) => new Int8Array(per).fill(-tag - layer)),
-        keyScales: layers(() => new Float32Array(HEADS * length).fill(tag / 100)),
-        valueScales: layers(() => new Float32Array(HEADS * length).fill(-tag / 100)),
-        bias: new Float32Array(length),
-      };
-    }
-
     it('feeds int8 codes and per-token scales, padding a shorter context with zero codes and zero scales', () => {
       const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM, 0, 'int8');
-      batch.arrange([int8Context(1, 3), int8Context(2, 2)]);
+      batch.arrange([int8Ctx(1, 3), int8Ctx(2, 2)]);
       const feeds = batch.feeds(2, INT8_NAMES);
       expect(feeds.k1.type).toBe('int8');
       expect(feeds.k1.dims).toEqual([2, HEADS, HEAD_DIM, 3]);
@@ -97,7 +187,7 @@ describe('CrossBatch', () => {
 
     it('refuses a context of the other precision instead of converting it', () => {
       expect(() => new CrossBatch(LAYERS, HEADS, HEAD_DIM, 0, 'int8').arrange([context(1, 2)])).toThrow(/int8/);
-      expect(() => new CrossBatch(LAYERS, HEADS, HEAD_DIM).arrange([int8Context(1, 2)])).toThrow(/fp32/);
+      expect(() => new CrossBatch(LAYERS, HEADS, HEAD_DIM).arrange([int8Ctx(1, 2)])).toThrow(/fp32/);
     });
 
     it('splits batched cross K/V graph outputs per item, cropping codes and scales to each length', () => {
