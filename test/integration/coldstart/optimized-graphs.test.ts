@@ -1,19 +1,18 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { env } from 'onnxruntime-node';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOptimize } from '../../../src/cli/optimize-command.ts';
 import { loadConfig } from '../../../src/config/config.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../../src/config/defaults.ts';
 import { WorkerBackend } from '../../../src/backend/worker/worker-backend.ts';
 import { startServer } from '../../../src/main.ts';
-import { convertCheckpoint } from '../../../src/models/blip/convert/convert-checkpoint.ts';
+import { convertCheckpoint, CONVERTER_VERSION } from '../../../src/models/blip/convert/convert-checkpoint.ts';
 import { BlipPipeline } from '../../../src/models/blip/runtime/pipeline.ts';
 import { cpuFingerprint } from '../../../src/runtime/optimized-model.ts';
 import { readManifest, type VariantManifest } from '../../../src/variant/manifest.ts';
 import { IMAGE_NAMES, readImage } from '../../helpers/fixtures.ts';
+import { capturingLogger } from '../../helpers/log-capture.ts';
 import { createTempRegistry, officialVariant, type TempRegistry } from '../../helpers/temp-registry.ts';
 
 const GRAPHS = { caption: ['vision_model.onnx', 'decoder_cross_kv.onnx', 'text_decoder.onnx'], vqa: ['vision_model.onnx', 'decoder_cross_kv.onnx', 'text_decoder.onnx', 'question_encoder.onnx'] };
@@ -66,7 +65,7 @@ describe('saved optimized graphs', () => {
   it('convert writes the optimized form of every graph and records it with the ONNX Runtime version and CPU', async () => {
     for (const [name, task] of [['optimized', 'caption'], ['vqa', 'vqa']] as const) {
       const manifest = await readManifest(dirs[name]);
-      expect(manifest.converter.version).toBe('3');
+      expect(manifest.converter.version).toBe(CONVERTER_VERSION);
       expect(manifest.optimized).toMatchObject({ onnxruntime: env.versions.node, cpu: cpuFingerprint(), level: 'all' });
       expect(Object.keys(manifest.optimized!.graphs).sort()).toEqual([...GRAPHS[task]].sort());
       for (const [graph, entry] of Object.entries(manifest.optimized!.graphs)) {
@@ -136,14 +135,13 @@ describe('saved optimized graphs', () => {
     const dir = await install(temp, 'old-ort', 'caption', true);
     await editManifest(dir, (m) => (m.optimized!.onnxruntime = '1.17.0'));
 
-    const chunks: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => done(void chunks.push(chunk.toString())) }));
+    const { logger, lines } = capturingLogger();
     const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', REGISTRY_DIR: temp.root, REPO_ROOT: temp.repoRoot });
     const server = await startServer(config, { logger });
     try {
       const backend = await server.registry.acquire('old-ort');
       expect((await backend.stats()).loadedFrom).toBe('original');
-      const warnings = chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((line) => line.level === 40);
+      const warnings = lines().filter((line) => line.level === 40);
       expect(warnings).toEqual([
         expect.objectContaining({
           variantDir: dir,
