@@ -7,7 +7,9 @@ import { crossContextBytes, selfAttentionBytes } from './runtime/decode-bytes.ts
 export const BLIP_MEMORY_DEFAULTS = {
   maxRows: 16,
   maxAdmitPerStep: 8,
-  maxVisionBatch: 2,
+  // One image per vision run: on CPU an image costs more in a batch (blip-base fp32 720 ms alone, 877 ms per image
+  // at 4, 1288 at 8; int8 303 / 393 / 495: `npm run bench`), and its activations stay those of one image.
+  maxVisionBatch: 1,
   embeddingCacheBytes: 64 * 1024 * 1024,
 } as const;
 

@@ -113,8 +113,8 @@ async function imageEmbeddings(deps: EncoderDeps, picked: readonly Job[], pixels
     toEncode.push(key);
   }
   const perImage = model.imageTokens * manifest.dims.visionHidden;
-  // In chunks of maxVisionBatch: the encoder's activations grow with its batch (about 75 MB per base-size image),
-  // while its time per image does not shrink on a CPU (see admission.ts), so a small batch costs memory, not time.
+  // In chunks of maxVisionBatch (default 1): the encoder's activations grow with its batch (about 75 MB per base-size
+  // image), and on a CPU its time per image grows too (blip-base: 720 ms alone, 877 ms each at 4; `npm run bench`).
   for (let start = 0; start < toEncode.length; start += deps.maxVisionBatch) {
     const chunk = toEncode.slice(start, start + deps.maxVisionBatch);
     const startedAt = performance.now();

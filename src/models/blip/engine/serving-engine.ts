@@ -102,7 +102,9 @@ export class ServingEngine {
       preprocess: manifest.preprocess,
       autoOrient: options.autoOrient,
     });
-    this.decoder = model.createDecoder([], { capacityHint: options.maxRows });
+    // No capacity hint: the batch grows with its rows. Reserving maxRows slots at every start after idle cost a lone
+    // blip-base caption 1.87 s instead of 1.39 s (fresh buffers for 16 rows of cross K/V each time).
+    this.decoder = model.createDecoder([]);
     this.session = new GenerationSession<Job>(this.decoder);
     this.contexts = new ContextTable(this.decoder);
     this.encoder = {
@@ -324,7 +326,7 @@ export class ServingEngine {
   /** A fresh decoder and session; the requests of the old ones must have been failed. */
   private resetDecoder(): void {
     this.decoder.dispose();
-    this.decoder = this.model.createDecoder([], { capacityHint: this.options.maxRows });
+    this.decoder = this.model.createDecoder([]);
     this.contexts.reset(this.decoder);
     this.session = new GenerationSession<Job>(this.decoder);
   }
