@@ -11,6 +11,25 @@ export function startWorker(entry: URL, data: unknown, name: string): Worker {
 }
 
 /**
+ * Asks a worker to exit with a `{ type: 'stop' }` message, handled between two calls into native code, and only if it
+ * has not exited after `forceAfterMs` terminates it: `Worker.terminate()` while onnxruntime's synchronous `run` (or a
+ * native module's loading) is on the worker's stack can abort the whole process. Says which way it ended.
+ */
+export async function stopWorker(worker: Worker, forceAfterMs: number): Promise<'exited' | 'terminated'> {
+  const exited = new Promise<'exited'>((resolve) => worker.once('exit', () => resolve('exited')));
+  worker.postMessage({ type: 'stop' });
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), forceAfterMs);
+  });
+  const outcome = await Promise.race([exited, forced]);
+  clearTimeout(timer);
+  if (outcome === 'exited') return outcome;
+  await worker.terminate();
+  return 'terminated';
+}
+
+/**
  * A view of `bytes` that owns its whole ArrayBuffer, so it can be transferred to a worker without detaching a shared
  * buffer (Node's Buffers often sit inside a pooled slab).
  */

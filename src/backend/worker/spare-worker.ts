@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import type { WorkerAssignment } from './protocol.ts';
+import { stopWorker } from '../../runtime/worker-thread.ts';
 
 /**
  * One inference worker thread started before it is needed. A new worker spends most of a second importing its
@@ -43,17 +43,7 @@ export class SpareWorker {
     const worker = this.spare;
     this.spare = undefined;
     if (!worker) return 'none';
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ type: 'stop' } satisfies WorkerAssignment);
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), forceAfterMs);
-    });
-    const outcome = await Promise.race([exited, forced]);
-    clearTimeout(timer);
-    if (outcome !== 'timeout') return 'exited';
-    await worker.terminate();
-    return 'terminated';
+    return stopWorker(worker, forceAfterMs);
   }
 
   private replenish(): void {

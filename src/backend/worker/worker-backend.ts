@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, ServiceError } from '../../errors.ts';
 import type { RuntimeOptions } from '../../models/family.ts';
-import { ownedBytes, startWorker } from '../../runtime/worker-thread.ts';
+import { ownedBytes, startWorker, stopWorker } from '../../runtime/worker-thread.ts';
 import type { VariantManifest } from '../../variant/manifest.ts';
 import { EventStream, resultOf, streamOf } from '../event-stream.ts';
 import { abortError, itemSignal, type ItemSignal } from '../item-signal.ts';
@@ -155,15 +155,7 @@ export class WorkerBackend implements ModelBackend {
    */
   async close(forceAfterMs = 60_000): Promise<void> {
     if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ type: 'stop' } satisfies WorkerRequest);
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), forceAfterMs);
-    });
-    const outcome = await Promise.race([exited, forced]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') await this.worker.terminate();
+    await stopWorker(this.worker, forceAfterMs);
   }
 
   /** Ends an item before the worker does (cancelled, or past its deadline) and tells the worker to drop it. */
