@@ -12,6 +12,7 @@
  * /proc/<pid>/clear_refs) and the RSS once they are done. `Model.memory` gives the bound the budget counts.
  */
 import { spawn } from 'node:child_process';
+import { SERVING_MALLOC_ENV } from './serving-env.ts';
 import { request } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -29,7 +30,7 @@ const jsonFile = values('--json')[0];
  * The server runs with the glibc setting production uses (Dockerfile, `npm start`): allocations of 1 MiB or more are
  * mapped and returned on free. `--glibc-default` leaves glibc's dynamic threshold, to show what the setting saves.
  */
-const GLIBC = args.includes('--glibc-default') ? {} : { MALLOC_MMAP_THRESHOLD_: '1048576' };
+const GLIBC = args.includes('--glibc-default') ? {} : SERVING_MALLOC_ENV;
 /** Another checkout's server (e.g. the code before a change: `git archive <commit> | tar -x -C DIR`, node_modules linked). */
 const serverRepo = values('--repo')[0] ?? REPO;
 const MB = 1024 * 1024;

@@ -1,6 +1,6 @@
 /**
  * One serving process per bench variant: the real server started as `npm start` starts it (a child `node --import
- * tsx src/main.ts`, through the fleet tests' harness), over a temporary registry holding only that variant, so that
+ * tsx src/main.ts` with the same glibc setting, through the fleet tests' harness), over a temporary registry holding only that variant, so that
  * its RSS is the serving process's alone. Gives the process's peak RSS (VmHWM), its /metrics text, and GraphQL calls.
  */
 import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Precision } from '../../src/variant/manifest.ts';
 import { DEFAULT_BATCHING } from '../../src/registry/variant-config.ts';
+import { SERVING_MALLOC_ENV } from './serving-env.ts';
 import { postJson, startReplica, type Replica } from '../../test/integration/fleet/fleet-harness.ts';
 
 /** Admin key of the bench's own servers (loopback only, temporary). */
@@ -74,7 +75,7 @@ export async function startServingProcess(modelDir: string, precision: Precision
   const registryDir = await makeRegistry(modelDir, name, precision, batching ? BATCHED : UNBATCHED, description);
   let replica: Replica;
   try {
-    replica = await startReplica(name, { REGISTRY_DIR: registryDir, NODE_ENV: 'production', LOG_LEVEL: 'info', ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_PER_MINUTE: '0' });
+    replica = await startReplica(name, { ...SERVING_MALLOC_ENV, REGISTRY_DIR: registryDir, NODE_ENV: 'production', LOG_LEVEL: 'info', ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_PER_MINUTE: '0' });
   } catch (error) {
     await rm(registryDir, { recursive: true, force: true });
     throw error;
