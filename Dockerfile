@@ -42,10 +42,15 @@ WORKDIR /app
 # activations) with its own mapping, returned to the system when freed. Without it glibc raises the threshold as large
 # blocks are freed and keeps them in its heaps, fragmented: blip-base int8 at concurrency 16 peaked at 2236 MiB RSS
 # instead of 1529 (tools/bench/memory-probe.ts).
+# GLIBC_TUNABLES glibc.malloc.hugetlb=1: those mappings get transparent huge pages. Loading a variant allocates, fills
+# and frees one buffer per weight (ONNX Runtime prepacks every weight at session creation, even from saved prepacked
+# graphs); with a fresh 4 KiB-page mapping for each, the page faults made a blip-base fp32 load cost 4.0 s of CPU
+# instead of 1.5 s without the threshold; huge pages bring it to 2.3 s, RSS unchanged (README "Cold start").
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000 \
-    MALLOC_MMAP_THRESHOLD_=1048576
+    MALLOC_MMAP_THRESHOLD_=1048576 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 # A user of its own with a fixed numeric id, so that Kubernetes' runAsNonRoot can verify it.
 RUN groupadd --system --gid 10001 blip && useradd --system --uid 10001 --gid blip --no-create-home --shell /usr/sbin/nologin blip
 COPY --from=deps /app/node_modules ./node_modules

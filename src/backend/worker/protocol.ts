@@ -30,6 +30,8 @@ export type WorkerMessage =
   /** `warnings`: what the load reported without failing, for the server's log. */
   | { type: 'ready'; manifest: VariantManifest; warnings: string[] }
   | { type: 'load-failed'; error: SerializedError }
+  /** A spare worker has imported its modules and waits for its variant (spare-worker.ts); ignored by a load. */
+  | { type: 'spare-ready' }
   /** Every event the engine emitted since the last message (one message per decode step at most). */
   | { type: 'events'; events: Array<{ id: number; event: BackendEvent }> }
   | { type: 'stats'; id: number; stats: BackendStats };

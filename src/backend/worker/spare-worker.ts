@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { stopWorker } from '../../runtime/worker-thread.ts';
+import type { WorkerMessage } from './protocol.ts';
 
 /**
  * One inference worker thread started before it is needed. A new worker spends most of a second importing its
@@ -11,6 +12,8 @@ import { stopWorker } from '../../runtime/worker-thread.ts';
  */
 export class SpareWorker {
   private spare: Worker | undefined;
+  /** Settles when the waiting spare has imported its modules (true) or is gone before that (false). */
+  private spareReady: Promise<boolean> = Promise.resolve(false);
   private closed = false;
 
   constructor(private readonly startSpare: () => Worker) {}
@@ -25,10 +28,20 @@ export class SpareWorker {
     return this.spare?.threadId;
   }
 
+  /**
+   * Whether the waiting spare has finished importing, waiting for it if it has not: false when there is no spare or it
+   * died first. For tools and tests that must measure a load from a ready spare (tools/load-time): the server never
+   * waits, a load simply takes whatever spare there is.
+   */
+  ready(): Promise<boolean> {
+    return this.spareReady;
+  }
+
   /** The waiting spare (its variant still to be sent), or undefined when there is none; starts the next one. */
   take(): Worker | undefined {
     const worker = this.spare;
     this.spare = undefined;
+    this.spareReady = Promise.resolve(false);
     worker?.ref();
     this.replenish();
     return worker;
@@ -42,6 +55,7 @@ export class SpareWorker {
     this.closed = true;
     const worker = this.spare;
     this.spare = undefined;
+    this.spareReady = Promise.resolve(false);
     if (!worker) return 'none';
     return stopWorker(worker, forceAfterMs);
   }
@@ -57,5 +71,14 @@ export class SpareWorker {
     worker.once('exit', forget);
     worker.on('error', forget);
     this.spare = worker;
+    this.spareReady = new Promise((resolve) => {
+      const onMessage = (message: WorkerMessage) => {
+        if (message.type !== 'spare-ready') return;
+        worker.off('message', onMessage);
+        resolve(true);
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', () => resolve(false));
+    });
   }
 }

@@ -68,7 +68,10 @@ export class WorkerBackend implements ModelBackend {
       const onExit = (code: number) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} exited during load (code ${code})`));
       worker.once('error', (error) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} failed: ${error.message}`, { cause: error })));
       worker.once('exit', onExit);
-      worker.once('message', (message: WorkerMessage) => {
+      const onMessage = (message: WorkerMessage) => {
+        // A spare taken before it finished importing still announces that it did: not the load's answer.
+        if (message.type === 'spare-ready') return;
+        worker.off('message', onMessage);
         worker.off('exit', onExit);
         if (message.type === 'ready') {
           message.warnings.forEach((warning) => onWarning(warning));
@@ -76,7 +79,8 @@ export class WorkerBackend implements ModelBackend {
         }
         else if (message.type === 'load-failed') reject(deserializeError(message.error));
         else reject(new Error(`unexpected first message from the inference worker: ${message.type}`));
-      });
+      };
+      worker.on('message', onMessage);
     });
     return new WorkerBackend(worker, manifest);
   }

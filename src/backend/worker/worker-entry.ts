@@ -36,6 +36,7 @@ function assignment(): Promise<WorkerData> {
       if (message.type === 'stop') process.exit(0);
       resolve(message.data);
     });
+    port!.postMessage({ type: 'spare-ready' } satisfies WorkerMessage);
   });
 }
 

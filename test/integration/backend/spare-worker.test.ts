@@ -49,6 +49,22 @@ describe('spare inference worker', () => {
     expect(second.threadId).toBe(next);
   });
 
+  it('ready() says when the waiting spare has imported its modules; a load from a ready spare works, and a closed keeper has none', async () => {
+    spares = WorkerBackend.spareWorkers();
+    expect(await spares.ready()).toBe(false);
+    spares.prime();
+    const primed = spares.waitingThreadId();
+    expect(await spares.ready()).toBe(true);
+    const backend = await WorkerBackend.start(variants.caption, options, undefined, spares);
+    backends.push(backend);
+    expect(backend.threadId).toBe(primed);
+    expect((await resultOf(backend.submit(item()))).ok).toBe(true);
+    // The replacement started by the load becomes ready in turn; after close there is none.
+    expect(await spares.ready()).toBe(true);
+    await spares.close();
+    expect(await spares.ready()).toBe(false);
+  });
+
   it('a load that fails in a spare fails exactly as in a fresh worker, and the next load still works', async () => {
     spares = WorkerBackend.spareWorkers();
     spares.prime();
