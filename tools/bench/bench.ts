@@ -56,7 +56,7 @@ if (loadStart[0] > 0.5) {
 if (o.c1Only) {
   // The c1 latency alone (c1-phase.ts): the raw in-process caption first (the overhead's baseline), then HTTP.
   const raw = await measureRawCaptions(o.precisions.map((p) => ({ precision: p, dir: dirs[p] })), 5, TOKENS, log);
-  const c1 = await runC1Phase({ precisions: o.precisions, dirs, description: `${o.config}, random weights`, requests: o.c1Requests, tokens: TOKENS, raw, log });
+  const c1 = await runC1Phase({ precisions: o.precisions, dirs, description: `${o.config}, random weights`, requests: o.c1Requests, tokens: TOKENS, raw, spinningAB: o.spinningAB, log });
   const loadAverage = { start: loadStart, end: loadavg() };
   process.stdout.write(formatC1(c1, raw, loadAverage));
   if (o.json) {
