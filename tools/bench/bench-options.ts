@@ -25,6 +25,11 @@ export interface BenchOptions {
   phased: boolean;
   /** Convert the models (both precisions) and stop: conversion before the quiet window. */
   prepareOnly: boolean;
+  /** Only the concurrency-1 caption latency over HTTP, with `c1Requests` captions per precision (c1-phase.ts). */
+  c1Only: boolean;
+  c1Requests: number;
+  /** With --c1-only: also serve each precision with ONNX Runtime's spinning off, interleaved. */
+  spinningAB: boolean;
   /** Requests of the concurrency-64 cell per batched process (0: skipped). */
   c64Requests: number;
   /** Loads timed per precision. */
@@ -34,7 +39,8 @@ export interface BenchOptions {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--large | --config-file PATH] [--reps N] [--precision fp32|int8|both]
-  [--torch] [--cold-disk] [--phased | --no-phased] [--cache DIR] [--json FILE] [--prepare-only]`;
+  [--torch] [--cold-disk] [--phased | --no-phased] [--cache DIR] [--json FILE] [--prepare-only]
+  [--c1-only [--c1-requests N] [--spinning-ab]]`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values: a } = parseArgs({
@@ -50,6 +56,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       torch: { type: 'boolean', default: false },
       'cold-disk': { type: 'boolean', default: false },
       'prepare-only': { type: 'boolean', default: false },
+      'c1-only': { type: 'boolean', default: false },
+      'c1-requests': { type: 'string' },
+      'spinning-ab': { type: 'boolean', default: false },
       phased: { type: 'boolean' },
       'no-phased': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -64,6 +73,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`Expected a positive integer for --reps but received ${a.reps}`);
   // Fewer than 3 repetitions cannot show a spread worth the name: only the smoke mode may do it.
   if (!quick && reps < 3) throw new Error(`Expected --reps of at least 3 (or --quick) but received ${reps}`);
+  const c1Requests = a['c1-requests'] === undefined ? 20 : Number(a['c1-requests']);
+  if (!Number.isInteger(c1Requests) || c1Requests < 1) throw new Error(`Expected a positive integer for --c1-requests but received ${a['c1-requests']}`);
+  if ((a['c1-requests'] !== undefined || a['spinning-ab']) && !a['c1-only']) throw new Error('Expected --c1-requests and --spinning-ab only with --c1-only');
   if (a.large && a['config-file']) throw new Error('Expected --large or --config-file, not both');
   const precisions: Precision[] = a.precision === 'both' ? ['fp32', 'int8'] : a.precision === 'fp32' || a.precision === 'int8' ? [a.precision] : [];
   if (precisions.length === 0) throw new Error(`Expected fp32, int8 or both for --precision but received ${a.precision}`);
@@ -85,6 +97,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     torch: a.torch ?? false,
     coldDisk: a['cold-disk'] ?? false,
     prepareOnly: a['prepare-only'] ?? false,
+    c1Only: a['c1-only'] ?? false,
+    c1Requests,
+    spinningAB: a['spinning-ab'] ?? false,
     phased: a['no-phased'] ? false : (a.phased ?? a.large ?? false),
     c64Requests: quick ? 64 : 128,
     loads: quick ? 1 : 3,

@@ -17,6 +17,7 @@ import { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
 import { readManifest } from '../../src/variant/manifest.ts';
 import { measureInt8Quality } from '../quality/int8-quality.ts';
 import { estimateMinutes, parseBenchOptions } from './bench-options.ts';
+import { formatC1, runC1Phase } from './c1-phase.ts';
 import { buildRandomModel, round } from './common.ts';
 import { measureGemm } from './gemm-probe.ts';
 import { requestsPerCell } from './http-cells.ts';
@@ -51,6 +52,20 @@ const loadStart = loadavg();
 log(`load average at start: ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
 if (loadStart[0] > 0.5) {
   log('!!!!!!!! WARNING: the 1-minute load average is above 0.5: the machine is not quiet, every timing below is suspect !!!!!!!!');
+}
+if (o.c1Only) {
+  // The c1 latency alone (c1-phase.ts): the raw in-process caption first (the overhead's baseline), then HTTP.
+  const raw = await measureRawCaptions(o.precisions.map((p) => ({ precision: p, dir: dirs[p] })), 5, TOKENS, log);
+  const c1 = await runC1Phase({ precisions: o.precisions, dirs, description: `${o.config}, random weights`, requests: o.c1Requests, tokens: TOKENS, raw, spinningAB: o.spinningAB, log });
+  const loadAverage = { start: loadStart, end: loadavg() };
+  process.stdout.write(formatC1(c1, raw, loadAverage));
+  if (o.json) {
+    const result = { model: o.config, mode: 'c1-only', precisions: o.precisions, tokens_per_caption: TOKENS, load_average: loadAverage, raw_caption_ms: raw, c1 };
+    await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${o.json}`);
+  }
+  log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
+  process.exit(0);
 }
 log(`estimated duration on a quiet machine: about ${Math.ceil(estimateMinutes(o, (c) => requestsPerCell(c, o.quick)))} min (${o.reps} repetition(s), ${o.precisions.join(' + ')}${o.torch ? ', torch' : ''})`);
 

@@ -70,12 +70,13 @@ async function linkTree(from: string, to: string, keep: (name: string) => boolea
   }
 }
 
-export async function startServingProcess(modelDir: string, precision: Precision, batching: boolean, description: string): Promise<ServingProcess> {
-  const name = `bench-${precision}-${batching ? 'batched' : 'unbatched'}`;
+/** `env`: more environment for the server (c1-phase.ts sets INTRA_OP_SPINNING); `suffix` tells such processes apart. */
+export async function startServingProcess(modelDir: string, precision: Precision, batching: boolean, description: string, env: Record<string, string> = {}, suffix = ''): Promise<ServingProcess> {
+  const name = `bench-${precision}-${batching ? 'batched' : 'unbatched'}${suffix}`;
   const registryDir = await makeRegistry(modelDir, name, precision, batching ? BATCHED : UNBATCHED, description);
   let replica: Replica;
   try {
-    replica = await startReplica(name, { ...SERVING_MALLOC_ENV, REGISTRY_DIR: registryDir, NODE_ENV: 'production', LOG_LEVEL: 'info', ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_PER_MINUTE: '0' });
+    replica = await startReplica(name, { ...SERVING_MALLOC_ENV, REGISTRY_DIR: registryDir, NODE_ENV: 'production', LOG_LEVEL: 'info', ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_PER_MINUTE: '0', ...env });
   } catch (error) {
     await rm(registryDir, { recursive: true, force: true });
     throw error;

@@ -167,7 +167,12 @@ async function pixelsOf(deps: EncoderDeps, image: Uint8Array): Promise<Float32Ar
   return pixels;
 }
 
+/**
+ * The parts end to end. One part is passed as it is (the model only reads its input): a lone caption's pixels and
+ * image embedding are not copied again (2 × 1.8 MB less per blip-base image, fewer garbage collections).
+ */
 function concat(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
   const out = new Float32Array(parts.reduce((n, part) => n + part.length, 0));
   let offset = 0;
   for (const part of parts) {

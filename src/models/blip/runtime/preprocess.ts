@@ -34,14 +34,26 @@ export function toPixelValues(images: readonly RgbImage[], cfg: PreprocessorConf
       );
     }
     const pixels = cfg.doResize ? resizeBicubicPil(image.data, image.width, image.height, 3, width, height) : image.data;
-    const base = n * 3 * plane;
-    for (let c = 0; c < 3; c++) {
-      const table = tables[c];
-      const offset = base + c * plane;
-      for (let i = 0; i < plane; i++) out[offset + i] = table[pixels[i * 3 + c]];
-    }
+    toPlanes(pixels, tables, out, n * 3 * plane, plane);
   });
   return out;
+}
+
+/**
+ * Interleaved RGB bytes → three float planes through the channel tables. One top-level function with one job, so
+ * that V8 optimizes it once for every image (inside the per-image closure it cost about 7 ms per 384 × 384 image in
+ * a CPU profile of the serving worker; alone, about 1 ms).
+ */
+function toPlanes(pixels: Uint8Array, tables: readonly Float32Array[], out: Float32Array, base: number, plane: number): void {
+  const [red, green, blue] = tables;
+  const r = out.subarray(base, base + plane);
+  const g = out.subarray(base + plane, base + 2 * plane);
+  const b = out.subarray(base + 2 * plane, base + 3 * plane);
+  for (let i = 0, j = 0; i < plane; i++, j += 3) {
+    r[i] = red[pixels[j]];
+    g[i] = green[pixels[j + 1]];
+    b[i] = blue[pixels[j + 2]];
+  }
 }
 
 /** Decodes one uploaded image (see decodeImage for limits, formats and errors) and preprocesses it: `[1, 3, H, W]`. */

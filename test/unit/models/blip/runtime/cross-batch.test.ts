@@ -65,6 +65,30 @@ describe('CrossBatch', () => {
     for (let s = 0; s < 9; s++) expect(new Set(slotKeys(batch, 9, s))).toEqual(new Set([s + 1]));
   });
 
+  it('hands out the same feeds while its buffers and rows stay, written in place, and new ones once they change', () => {
+    const contexts = Array.from({ length: 5 }, (_, i) => context(i + 1, 4));
+    const [a, b, c] = contexts;
+    const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM);
+    batch.arrange([a, b]);
+    const first = batch.feeds(2, NAMES);
+    // a leaves, c is copied into its slot: same buffers, same tensors, new content.
+    expect([...batch.arrange([b, c])]).toEqual([1, 0]);
+    expect(batch.feeds(2, NAMES)).toBe(first);
+    expect(new Set(slotKeys(batch, 2, 0))).toEqual(new Set([3]));
+    // Another row count: other tensors.
+    expect(batch.feeds(1, NAMES)).not.toBe(first);
+    expect(batch.feeds(1, NAMES).k0.dims).toEqual([1, HEADS, HEAD_DIM, 4]);
+    // Growth reallocates: the tensors follow the new buffers.
+    batch.arrange(contexts);
+    const grown = batch.feeds(5, NAMES);
+    for (let s = 0; s < 5; s++) expect(new Set(slotKeys(batch, 5, s))).toHaveLength(1);
+    expect(new Set(slotKeys(batch, 5, 4))).toEqual(new Set([5]));
+    batch.clear();
+    batch.arrange([a]);
+    expect(batch.feeds(1, NAMES)).not.toBe(grown);
+    expect(new Set(slotKeys(batch, 1, 0))).toEqual(new Set([1]));
+  });
+
   it('pads a shorter context with zero keys and values under masked positions', () => {
     const batch = new CrossBatch(LAYERS, HEADS, HEAD_DIM);
     batch.arrange([context(1, 3), context(2, 2)]);
@@ -153,6 +177,36 @@ describe('CrossBatch', () => {
       other.arrange([read]);
       expect(new Set(slotKeys(other, 1, 0))).toEqual(new Set([1]));
       expect(kvBytes(read)).toBeGreaterThan(0);
+    });
+
+    it('takes a lone context’s arrays as its one slot when empty (no copy), and copies that slot once a second row joins', () => {
+      const [a, b] = [context(1, 4), context(2, 4)];
+      const ownKeys = a.keys[1];
+      const batch = owning(new Set([a, b]));
+      expect([...batch.arrange([a])]).toEqual([0]);
+      expect((batch.feeds(1, NAMES).k1.data as Float32Array).buffer).toBe(ownKeys.buffer);
+      expect(kvBytes(a)).toBe(0);
+      expect([...(batch.feeds(1, NAMES).bias.data as Float32Array)]).toEqual([0, 0, 0, 0]);
+      expect([...batch.arrange([a, b])]).toEqual([0, 1]);
+      expect((batch.feeds(2, NAMES).k1.data as Float32Array).buffer).not.toBe(ownKeys.buffer);
+      expect(new Set(slotKeys(batch, 2, 0, 1))).toEqual(new Set([Math.fround(1.1)]));
+      expect(new Set(values(batch, 2, 0, 1))).toEqual(new Set([Math.fround(-1.1)]));
+      expect(new Set(slotKeys(batch, 2, 1))).toEqual(new Set([2]));
+      // Cleared while still registered: a gets copies of its slot back, not the adopted arrays.
+      batch.clear();
+      expect(new Set(a.keys[1])).toEqual(new Set([Math.fround(1.1)]));
+      expect(a.keys[1]).not.toBe(ownKeys);
+    });
+
+    it('adopts int8 codes and scales the same way', () => {
+      const a = int8Ctx(3, 2);
+      const ownScales = (a.keyScales as Float32Array[])[0];
+      const batch = owning(new Set([a]), true);
+      batch.arrange([a]);
+      const feeds = batch.feeds(1, { ...NAMES, keyScale: (layer: number) => `ks${layer}`, valueScale: (layer: number) => `vs${layer}` });
+      expect(feeds.k0.type).toBe('int8');
+      expect((feeds.ks0.data as Float32Array).buffer).toBe(ownScales.buffer);
+      expect([...(feeds.vs1.data as Float32Array)]).toEqual(new Array(HEADS * 2).fill(Math.fround(-0.03)));
     });
 
     it('restores int8 codes and scales', () => {
