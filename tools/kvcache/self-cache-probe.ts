@@ -1,14 +1,17 @@
 /**
- * `node --import tsx tools/kvcache/self-cache-probe.ts [--rows 1,16] [--cache 10,20] [--reps 7] [--threads 1]`
+ * `node --import tsx tools/kvcache/self-cache-probe.ts [--rows 1,16] [--cache 10,20] [--reps 7] [--threads 1] [--capacity 32]`
  *
  * The decoder's self-attention with its cache alone, at blip-base shapes (12 layers, 12 heads of 64, one new token
- * per row), in three forms, to size what the per-step cache copy costs:
+ * per row), in four forms, to size what the per-step cache copy costs:
  *   - concat: what the converter emits: present = Concat(Gather(past, parents), new) as a graph output, attention
  *     over it; ONNX Runtime allocates the outputs and the binding copies them into new JS buffers;
  *   - concat-pre: the same graph run with `session.run(feeds, fetches)` and the present outputs pre-allocated;
  *   - split: no cache copy at all (the lower bound of a cache the graph appends to in place): scores over the past
  *     and over the new token are computed apart and joined (a few floats per row), and only the new keys and values
- *     are output.
+ *     are output;
+ *   - gqa: the contrib `com.microsoft.GroupQueryAttention` CPU kernel over a cache buffer of `--capacity` columns,
+ *     passed as its past and, through `fetches`, as its present: ONNX Runtime then writes each row's new key and value
+ *     in place at that row's length (`seqlens_k`) and copies nothing (checked: the feed buffer holds the new column).
  * Layers are chained through the query. Prints median [min–max] wall and CPU ms per call (CPU time of this process:
  * on a shared core, wall time counts other processes), forms interleaved within every repetition.
  */
@@ -26,13 +29,48 @@ const { values: args } = parseArgs({
     cache: { type: 'string', default: '10,20' },
     reps: { type: 'string', default: '7' },
     threads: { type: 'string', default: '1' },
+    capacity: { type: 'string', default: '32' },
   },
 });
 const HEADS = 12;
 const D = 64;
 const LAYERS = 12;
-type Form = 'concat' | 'concat-pre' | 'split';
-const FORMS: Form[] = ['concat', 'concat-pre', 'split'];
+type Form = 'concat' | 'concat-pre' | 'split' | 'gqa';
+const FORMS: Form[] = ['concat', 'concat-pre', 'split', 'gqa'];
+const CAPACITY = Number(args.capacity);
+
+function buildGqaGraph(dir: string): Uint8Array {
+  const g = new GraphBuilder('self_gqa', new WeightFile(join(dir, 'gqa.data')));
+  let q = g.input('q', 'float32', ['batch', 1, HEADS * D]);
+  // GroupQueryAttention takes int32 lengths; the graph builder's inputs are int64, so they are cast once here.
+  const seqlens = g.node('Cast', [g.input('seqlens', 'int64', ['batch'])], { to: 6 });
+  const total = g.node('Cast', [g.input('total', 'int64', [1])], { to: 6 });
+  for (let l = 0; l < LAYERS; l++) {
+    const past = { k: g.input(`pk${l}`, 'float32', ['batch', HEADS, CAPACITY, D]), v: g.input(`pv${l}`, 'float32', ['batch', HEADS, CAPACITY, D]) };
+    const k = g.node('Mul', [q, g.scalar(0.5)]);
+    const v = g.node('Mul', [q, g.scalar(0.25)]);
+    const [out, presentKey, presentValue] = g.nodeN('GroupQueryAttention', [q, k, v, past.k, past.v, seqlens, total], 3, { num_heads: HEADS, kv_num_heads: HEADS }, 'com.microsoft');
+    g.output(presentKey, `present_key_${l}`, 'float32', ['batch', HEADS, CAPACITY, D]);
+    g.output(presentValue, `present_value_${l}`, 'float32', ['batch', HEADS, CAPACITY, D]);
+    q = out;
+  }
+  g.output(q, 'out', 'float32', ['batch', 1, HEADS * D]);
+  return g.encode('self-attention cache probe (gqa)');
+}
+
+function gqaInputs(rows: number, cache: number): { feeds: Record<string, ort.Tensor>; fetches: Record<string, ort.Tensor | null> } {
+  const feeds: Record<string, ort.Tensor> = {
+    q: new ort.Tensor('float32', floats(rows * HEADS * D), [rows, 1, HEADS * D]),
+    seqlens: new ort.Tensor('int64', new BigInt64Array(rows).fill(BigInt(cache)), [rows]),
+    total: new ort.Tensor('int64', BigInt64Array.from([BigInt(cache + 1)]), [1]),
+  };
+  const fetches: Record<string, ort.Tensor | null> = { out: null };
+  for (let l = 0; l < LAYERS; l++) {
+    feeds[`pk${l}`] = fetches[`present_key_${l}`] = new ort.Tensor('float32', floats(rows * HEADS * CAPACITY * D), [rows, HEADS, CAPACITY, D]);
+    feeds[`pv${l}`] = fetches[`present_value_${l}`] = new ort.Tensor('float32', floats(rows * HEADS * CAPACITY * D), [rows, HEADS, CAPACITY, D]);
+  }
+  return { feeds, fetches };
+}
 
 function buildGraph(form: 'concat' | 'split', dir: string): Uint8Array {
   const g = new GraphBuilder(`self_${form}`, new WeightFile(join(dir, `${form}.data`)));
@@ -98,10 +136,13 @@ try {
     await writeFile(file, buildGraph(form, dir));
     sessions.set(form, await ort.InferenceSession.create(file, options));
   }
+  await writeFile(join(dir, 'gqa.onnx'), buildGqaGraph(dir));
+  sessions.set('gqa', await ort.InferenceSession.create(join(dir, 'gqa.onnx'), options));
   const shapes = args.rows!.split(',').flatMap((r) => args.cache!.split(',').map((c) => [Number(r), Number(c)] as const));
-  const inputs = new Map(shapes.map(([r, c]) => [`${r}/${c}`, { feeds: feeds(r, c), fetches: presentFetches(r, c) }]));
+  const inputs = new Map(shapes.map(([r, c]) => [`${r}/${c}`, { feeds: feeds(r, c), fetches: presentFetches(r, c), gqa: gqaInputs(r, c) }]));
   const call = (form: Form, key: string) => {
-    const { feeds: f, fetches } = inputs.get(key)!;
+    const { feeds: f, fetches, gqa } = inputs.get(key)!;
+    if (form === 'gqa') return sessions.get('gqa')!.run(gqa.feeds, gqa.fetches);
     return form === 'concat-pre' ? sessions.get('concat')!.run(f, fetches) : sessions.get(form)!.run(f);
   };
   for (const key of inputs.keys()) for (const form of FORMS) await call(form, key);
@@ -120,7 +161,7 @@ try {
     }
   }
   const range = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`;
-  console.log(`self-attention with cache, ${LAYERS} layers × ${HEADS} heads × ${D}, ${args.threads} thread(s), ${args.reps} interleaved reps`);
+  console.log(`self-attention with cache, ${LAYERS} layers × ${HEADS} heads × ${D}, ${args.threads} thread(s), ${args.reps} interleaved reps, gqa capacity ${CAPACITY}`);
   console.log('rows | cache | form | cache MB (keys + values, all layers) | wall ms median [min–max] | CPU ms median [min–max]');
   for (const [r, c] of shapes) {
     for (const form of FORMS) {
