@@ -1,6 +1,6 @@
 /**
  * `node --import tsx tools/kvcache/decode-profile.ts --variant DIR [--variant DIR2 …] [--rows 1,4,16] [--cache 10]
- *   [--reps 5] [--threads N] [--profile] [--prealloc]`
+ *   [--reps 5] [--threads N] [--profile] [--prealloc] [--product-memory]`
  *
  * One decode step of each variant's text decoder graph (its own ONNX Runtime session, product settings), fed
  * synthetic inputs of the right shapes and types (cross K/V at the manifest's `crossKvPrecision`, a self-attention
@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { DecoderIO } from '../../src/models/blip/graph-names.ts';
 import { decodeStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
 import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
+import { DEFAULT_SESSION_MEMORY } from '../../src/runtime/onnx-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,14 +28,21 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     profile: { type: 'boolean', default: false },
     prealloc: { type: 'boolean', default: false },
+    'product-memory': { type: 'boolean', default: false },
   },
 });
 if (!args.variant?.length) throw new Error('Expected at least one --variant DIR');
 const ROWS = args.rows!.split(',').map(Number);
 const CACHE = Number(args.cache);
 
-function sessionOptions(profileDir?: string): ort.InferenceSession.SessionOptions {
+/**
+ * ONNX Runtime's default memory settings (CPU arena and memory pattern on), or with `product` the serving process's
+ * (DEFAULT_SESSION_MEMORY: both off, tensors malloc'd and freed at every run; run the tool under the Dockerfile's
+ * MALLOC_MMAP_THRESHOLD_=1048576 to get its glibc behaviour too).
+ */
+function sessionOptions(profileDir?: string, product = false): ort.InferenceSession.SessionOptions {
   return {
+    ...(product ? { enableCpuMemArena: DEFAULT_SESSION_MEMORY.cpuArena, enableMemPattern: DEFAULT_SESSION_MEMORY.memoryPattern } : {}),
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     interOpNumThreads: 1,
@@ -103,12 +111,19 @@ const label = (m: VariantManifest) => `${m.name} ${m.precision}/kv-${m.crossKvPr
 
 async function timeSteps(): Promise<void> {
   const sessions = await Promise.all(variants.map((v) => ort.InferenceSession.create(join(v.dir, v.manifest.graphs.decoder), sessionOptions())));
+  const productSessions = args['product-memory']
+    ? await Promise.all(variants.map((v) => ort.InferenceSession.create(join(v.dir, v.manifest.graphs.decoder), sessionOptions(undefined, true))))
+    : [];
   const inputs = variants.map((v) => new Map(ROWS.map((rows) => [rows, feeds(v.manifest, rows)])));
   const fetches = variants.map((v) => new Map(ROWS.map((rows) => [rows, presentFetches(v.manifest, rows)])));
-  // With --prealloc every variant runs twice per rep: ORT-allocated outputs ('ort') and pre-allocated present_* ('pre').
-  const modes = args.prealloc ? (['ort', 'pre'] as const) : (['ort'] as const);
-  const step = (i: number, rows: number, mode: 'ort' | 'pre') =>
-    mode === 'pre' ? sessions[i].run(inputs[i].get(rows)!, fetches[i].get(rows)!) : sessions[i].run(inputs[i].get(rows)!);
+  // Every variant runs once per rep with ORT-allocated outputs ('ort'); with --prealloc also with pre-allocated
+  // present_* ('pre'); with --product-memory also in a session with the serving process's memory settings ('product').
+  type Mode = 'ort' | 'pre' | 'product';
+  const modes: Mode[] = ['ort', ...(args.prealloc ? (['pre'] as const) : []), ...(args['product-memory'] ? (['product'] as const) : [])];
+  const step = (i: number, rows: number, mode: Mode) =>
+    mode === 'pre'
+      ? sessions[i].run(inputs[i].get(rows)!, fetches[i].get(rows)!)
+      : (mode === 'product' ? productSessions[i] : sessions[i]).run(inputs[i].get(rows)!);
   for (let i = 0; i < variants.length; i++) for (const rows of ROWS) for (const mode of modes) await step(i, rows, mode);
   const times = new Map<string, number[]>();
   // CPU time of this process too: on a shared core, wall time also counts the time other processes ran.
@@ -141,12 +156,12 @@ async function timeSteps(): Promise<void> {
         const b = decodeStepBytes(v.manifest, rows, CACHE);
         const mb = (x: number) => (x / 1e6).toFixed(1);
         console.log(
-          `${label(v.manifest)} | ${mode === 'pre' ? 'pre-allocated present' : 'ORT-allocated'} | ${rows} | ${range(t)} | ${range(c)} | ${mb(b.total)} (${mb(b.weights)} + ${mb(b.crossKv)} + ${mb(b.selfCache)}) | ${(b.total / 1e6 / median(t)).toFixed(1)} | ${(median(t) / one).toFixed(2)} | ${(median(c) / oneCpu).toFixed(2)}`,
+          `${label(v.manifest)} | ${{ ort: 'ORT-allocated, ORT memory defaults', pre: 'pre-allocated present', product: 'ORT-allocated, product memory settings' }[mode]} | ${rows} | ${range(t)} | ${range(c)} | ${mb(b.total)} (${mb(b.weights)} + ${mb(b.crossKv)} + ${mb(b.selfCache)}) | ${(b.total / 1e6 / median(t)).toFixed(1)} | ${(median(t) / one).toFixed(2)} | ${(median(c) / oneCpu).toFixed(2)}`,
         );
       }
     }
   });
-  await Promise.all(sessions.map((s) => s.release()));
+  await Promise.all([...sessions, ...productSessions].map((s) => s.release()));
 }
 
 /** One profiled session per variant and row count, so each profile file holds one row count. */
