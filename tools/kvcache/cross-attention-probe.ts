@@ -7,10 +7,18 @@
  *   - int8: the converter's `attendInt8` (MatMulInteger over int8 codes with per-token scales);
  *   - fp16: float16 keys and values cast to float32 in the graph (the CPU provider has no fp16 MatMul on x86);
  *   - fp32-kt: fp32 with keys stored untransposed `[B,h,M,d]` and multiplied as q·Kᵀ (ORT's FusedMatMul transB),
- *     a layout candidate (not what the converter emits).
+ *     a layout candidate (not what the converter emits);
+ *   - mha: fp32 through the contrib `com.microsoft.MultiHeadAttention` CPU kernel, query `[B,1,h·d]`, keys and values
+ *     BNSH `[B,h,M,d]`, the cross bias as its attention_bias (bit-identical to fp32 on the same K/V, checked);
+ *   - fp32-mulsum: q·Kᵀ as a broadcast Mul and a ReduceSum over d (no GEMM);
+ *   - fp32-kq / int8-kq: the cache as the GEMM's A side, N = 1 (K `[B,h,M,d]` · qᵀ, then Vᵀ `[B,h,d,M]` · pᵀ), so
+ *     the per-call B panel is the 64-float query, not the 577-token cache; int8-kq stores u8 codes (zero point 128);
+ *   - floor: no attention, one ReduceSum over every layer's keys and values: what just reading them costs (the
+ *     bandwidth bound a form could reach).
  * Layers are chained (layer l+1's query is layer l's output) so nothing runs in parallel that a decode step would not.
- * Forms and row counts are interleaved within every repetition; prints median [min–max] ms per call and the K/V
- * bytes one call reads. A measurement of the operator form only: the whole step is measured by `npm run bench`.
+ * Forms and row counts are interleaved within every repetition; prints median [min–max] wall and CPU ms per call and
+ * the K/V bytes one call reads (CPU time of this process: on a shared core, wall time counts other processes). A
+ * measurement of the operator form only: the whole step is measured by `npm run bench` and decode-profile.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,7 +44,7 @@ const HEADS = 12;
 const HEAD_DIM = 64;
 const LAYERS = Number(args.layers);
 const M = Number(args.tokens);
-type Form = 'fp32' | 'int8' | 'fp16' | 'fp32-kt';
+type Form = 'fp32' | 'int8' | 'fp16' | 'fp32-kt' | 'mha' | 'fp32-mulsum' | 'fp32-kq' | 'int8-kq' | 'floor';
 const FORMS = args.forms!.split(',') as Form[];
 const ROWS = args.rows!.split(',').map(Number);
 
@@ -45,8 +53,52 @@ function buildGraph(form: Form, dir: string): Uint8Array {
   let q = g.input('q', 'float32', ['batch', HEADS, 1, HEAD_DIM]);
   const bias = g.input('bias', 'float32', ['batch', 1, 1, M]);
   const scaling = { kind: 'divide' as const, headDim: HEAD_DIM };
+  if (form === 'mha') q = g.node('Reshape', [q, g.ints([0, 1, HEADS * HEAD_DIM])]);
   for (let l = 0; l < LAYERS; l++) {
-    if (form === 'int8') {
+    if (form === 'floor') {
+      // Not attention: one ReduceSum over each layer's keys and values, the cost of just reading them (bandwidth floor).
+      const k = g.input(`k${l}`, 'float32', ['batch', HEADS, HEAD_DIM, M]);
+      const v = g.input(`v${l}`, 'float32', ['batch', HEADS, M, HEAD_DIM]);
+      const sum = g.node('Add', [g.node('ReduceSum', [k], { keepdims: 0 }), g.node('ReduceSum', [v], { keepdims: 0 })]);
+      q = g.node('Add', [q, sum]);
+    } else if (form === 'mha') {
+      // Contrib MultiHeadAttention, cross-attention form: query [B,1,h·d], keys and values BNSH [B,h,M,d].
+      const k = g.input(`k${l}`, 'float32', ['batch', HEADS, M, HEAD_DIM]);
+      const v = g.input(`v${l}`, 'float32', ['batch', HEADS, M, HEAD_DIM]);
+      q = g.node('MultiHeadAttention', [q, k, v, '', '', bias], { num_heads: HEADS }, 'com.microsoft');
+    } else if (form === 'fp32-mulsum') {
+      // q·Kᵀ as a broadcast Mul over [B,h,d,M] and a ReduceSum over d: no GEMM, one elementwise pass over the keys.
+      const k = g.input(`k${l}`, 'float32', ['batch', HEADS, HEAD_DIM, M]);
+      const v = g.input(`v${l}`, 'float32', ['batch', HEADS, M, HEAD_DIM]);
+      const qc = g.node('Reshape', [q, g.ints([0, HEADS, HEAD_DIM, 1])]);
+      const raw = g.node('ReduceSum', [g.node('Mul', [qc, k]), g.ints([2])], { keepdims: 1 });
+      const probs = g.node('Softmax', [g.node('Add', [g.node('Div', [raw, g.scalar(8)]), bias])], { axis: -1 });
+      q = g.node('MatMul', [probs, v]);
+    } else if (form === 'fp32-kq') {
+      // The cache as the GEMM's A side (M = 577 rows, N = 1): K [B,h,M,d] · qᵀ, then Vᵀ [B,h,d,M] · pᵀ.
+      const k = g.input(`k${l}`, 'float32', ['batch', HEADS, M, HEAD_DIM]);
+      const vT = g.input(`v${l}`, 'float32', ['batch', HEADS, HEAD_DIM, M]);
+      const raw = g.node('MatMul', [k, g.node('Reshape', [q, g.ints([0, HEADS, HEAD_DIM, 1])])]);
+      const probs = g.node('Softmax', [g.node('Add', [g.node('Div', [raw, g.scalar(8)]), g.node('Reshape', [bias, g.ints([0, 1, M, 1])])])], { axis: 2 });
+      q = g.node('Reshape', [g.node('MatMul', [vT, probs]), g.ints([0, HEADS, 1, HEAD_DIM])]);
+    } else if (form === 'int8-kq') {
+      // int8 with the codes as MatMulInteger's A side (u8, zero point 128) and the query / probabilities as s8 B, N = 1.
+      const k = g.input(`k${l}`, 'uint8', ['batch', HEADS, M, HEAD_DIM]);
+      const ks = g.input(`ks${l}`, 'float32', ['batch', HEADS, M, 1]);
+      const vT = g.input(`v${l}`, 'uint8', ['batch', HEADS, HEAD_DIM, M]);
+      const vs = g.input(`vs${l}`, 'float32', ['batch', HEADS, M, 1]);
+      const qc = g.node('Reshape', [q, g.ints([0, HEADS, HEAD_DIM, 1])]);
+      const qScale = g.node('Div', [g.node('ReduceMax', [g.node('Abs', [qc])], { axes: [2], keepdims: 1 }), g.scalar(127)]);
+      const qCodes = g.node('Cast', [g.node('Round', [g.node('Div', [qc, qScale])])], { to: 3 });
+      const raw = g.node('Cast', [g.node('MatMulInteger', [k, qCodes, g.byte(128)])], { to: 1 });
+      const scores = g.node('Mul', [raw, g.node('Mul', [g.node('Mul', [qScale, g.scalar(1 / 8)]), ks])]);
+      const probs = g.node('Softmax', [g.node('Add', [scores, g.node('Reshape', [bias, g.ints([0, 1, M, 1])])])], { axis: 2 });
+      const weighted = g.node('Mul', [probs, vs]);
+      const pScale = g.node('Div', [g.node('ReduceMax', [weighted], { axes: [2], keepdims: 1 }), g.scalar(127)]);
+      const pCodes = g.node('Cast', [g.node('Round', [g.node('Div', [weighted, pScale])])], { to: 3 });
+      const context = g.node('Cast', [g.node('MatMulInteger', [vT, pCodes, g.byte(128)])], { to: 1 });
+      q = g.node('Reshape', [g.node('Mul', [context, pScale]), g.ints([0, HEADS, 1, HEAD_DIM])]);
+    } else if (form === 'int8') {
       const kv = {
         keyT: g.input(`k${l}`, 'int8', ['batch', HEADS, HEAD_DIM, M]),
         keyScale: g.input(`ks${l}`, 'float32', ['batch', HEADS, 1, M]),
@@ -65,7 +117,7 @@ function buildGraph(form: Form, dir: string): Uint8Array {
       q = attend(g, q, k, v, scaling, bias);
     }
   }
-  g.output(q, 'out', 'float32', ['batch', HEADS, 1, HEAD_DIM]);
+  g.output(q, 'out', 'float32', form === 'mha' ? ['batch', 1, HEADS * HEAD_DIM] : ['batch', HEADS, 1, HEAD_DIM]);
   return g.encode(`cross-attention probe (${form})`);
 }
 
@@ -99,9 +151,16 @@ function feeds(form: Form, rows: number): Record<string, ort.Tensor> {
   for (let l = 0; l < LAYERS; l++) {
     const k = randn(per, 100 + l);
     const v = randn(per, 200 + l);
-    if (form === 'fp32' || form === 'fp32-kt') {
-      out[`k${l}`] = new ort.Tensor('float32', k, form === 'fp32' ? [rows, HEADS, HEAD_DIM, M] : [rows, HEADS, M, HEAD_DIM]);
-      out[`v${l}`] = new ort.Tensor('float32', v, [rows, HEADS, M, HEAD_DIM]);
+    if (form === 'fp32' || form === 'floor' || form === 'fp32-kt' || form === 'mha' || form === 'fp32-mulsum' || form === 'fp32-kq') {
+      const keysTransposed = form === 'fp32' || form === 'floor' || form === 'fp32-mulsum';
+      out[`k${l}`] = new ort.Tensor('float32', k, keysTransposed ? [rows, HEADS, HEAD_DIM, M] : [rows, HEADS, M, HEAD_DIM]);
+      out[`v${l}`] = new ort.Tensor('float32', v, form === 'fp32-kq' ? [rows, HEADS, HEAD_DIM, M] : [rows, HEADS, M, HEAD_DIM]);
+    } else if (form === 'int8-kq') {
+      const codes = (x: Float32Array) => Uint8Array.from(x, (y) => 128 + Math.max(-127, Math.min(127, Math.round(y * 40))));
+      out[`k${l}`] = new ort.Tensor('uint8', codes(k), [rows, HEADS, M, HEAD_DIM]);
+      out[`v${l}`] = new ort.Tensor('uint8', codes(v), [rows, HEADS, HEAD_DIM, M]);
+      out[`ks${l}`] = new ort.Tensor('float32', new Float32Array(rows * HEADS * M).fill(1 / 40), [rows, HEADS, M, 1]);
+      out[`vs${l}`] = new ort.Tensor('float32', new Float32Array(rows * HEADS * M).fill(1 / 40), [rows, HEADS, M, 1]);
     } else if (form === 'fp16') {
       out[`k${l}`] = new ort.Tensor('float16', toHalf(k), [rows, HEADS, HEAD_DIM, M]);
       out[`v${l}`] = new ort.Tensor('float16', toHalf(v), [rows, HEADS, M, HEAD_DIM]);
@@ -116,11 +175,11 @@ function feeds(form: Form, rows: number): Record<string, ort.Tensor> {
   return out;
 }
 
-const BYTES = { fp32: 4, 'fp32-kt': 4, fp16: 2, int8: 1 };
+const BYTES = { fp32: 4, floor: 4, 'fp32-kt': 4, mha: 4, 'fp32-mulsum': 4, 'fp32-kq': 4, fp16: 2, int8: 1, 'int8-kq': 1 };
 /** K/V bytes one call reads: keys + values of every layer (+ two float scales per token and head for int8). */
 function kvBytes(form: Form, rows: number): number {
   const elements = rows * LAYERS * 2 * HEADS * M * HEAD_DIM;
-  return elements * BYTES[form] + (form === 'int8' ? rows * LAYERS * 2 * HEADS * M * 4 : 0);
+  return elements * BYTES[form] + (form.startsWith('int8') ? rows * LAYERS * 2 * HEADS * M * 4 : 0);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -138,23 +197,30 @@ try {
   for (const [key, f] of inputs) await sessions.get(key.split('/')[0])!.run(f);
 
   const times = new Map<string, number[]>();
+  // CPU time of this process per call as well: on a shared core, wall time counts the time other processes ran.
+  const cpu = new Map<string, number[]>();
   for (let rep = 0; rep < Number(args.reps); rep++) {
     for (const rows of ROWS) {
       for (const form of FORMS) {
         const key = `${form}/${rows}`;
         const started = performance.now();
+        const startedCpu = process.cpuUsage();
         for (let c = 0; c < Number(args.calls); c++) await sessions.get(form)!.run(inputs.get(key)!);
+        const used = process.cpuUsage(startedCpu);
         times.set(key, [...(times.get(key) ?? []), (performance.now() - started) / Number(args.calls)]);
+        cpu.set(key, [...(cpu.get(key) ?? []), (used.user + used.system) / 1000 / Number(args.calls)]);
       }
     }
   }
   console.log(`cross-attention, ${LAYERS} layers × ${HEADS} heads × ${HEAD_DIM}, ${M} tokens, ${args.threads} thread(s), ${args.reps} interleaved reps of ${args.calls} calls`);
-  console.log('rows | form | K/V MB read | ms median [min–max] | GB/s (K/V only, median)');
+  console.log('rows | form | K/V MB read | wall ms median [min–max] | GB/s (K/V only, median wall) | CPU ms median [min–max] | GB/s (median CPU)');
   for (const rows of ROWS) {
     for (const form of FORMS) {
       const t = times.get(`${form}/${rows}`)!;
+      const c = cpu.get(`${form}/${rows}`)!;
       const mb = kvBytes(form, rows) / 1e6;
-      console.log(`${rows} | ${form} | ${mb.toFixed(1)} | ${median(t).toFixed(2)} [${Math.min(...t).toFixed(2)}–${Math.max(...t).toFixed(2)}] | ${(mb / median(t)).toFixed(1)}`);
+      const range = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`;
+      console.log(`${rows} | ${form} | ${mb.toFixed(1)} | ${range(t)} | ${(mb / median(t)).toFixed(1)} | ${range(c)} | ${(mb / median(c)).toFixed(1)}`);
     }
   }
   for (const s of sessions.values()) await s.release();

@@ -1,6 +1,6 @@
 /**
  * `node --import tsx tools/kvcache/decode-profile.ts --variant DIR [--variant DIR2 …] [--rows 1,4,16] [--cache 10]
- *   [--reps 5] [--threads N] [--profile]`
+ *   [--reps 5] [--threads N] [--profile] [--prealloc] [--product-memory]`
  *
  * One decode step of each variant's text decoder graph (its own ONNX Runtime session, product settings), fed
  * synthetic inputs of the right shapes and types (cross K/V at the manifest's `crossKvPrecision`, a self-attention
@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { DecoderIO } from '../../src/models/blip/graph-names.ts';
 import { decodeStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
 import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
+import { DEFAULT_SESSION_MEMORY } from '../../src/runtime/onnx-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,14 +27,22 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '5' },
     threads: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    prealloc: { type: 'boolean', default: false },
+    'product-memory': { type: 'boolean', default: false },
   },
 });
 if (!args.variant?.length) throw new Error('Expected at least one --variant DIR');
 const ROWS = args.rows!.split(',').map(Number);
 const CACHE = Number(args.cache);
 
-function sessionOptions(profileDir?: string): ort.InferenceSession.SessionOptions {
+/**
+ * ONNX Runtime's default memory settings (CPU arena and memory pattern on), or with `product` the serving process's
+ * (DEFAULT_SESSION_MEMORY: both off, tensors malloc'd and freed at every run; run the tool under the Dockerfile's
+ * MALLOC_MMAP_THRESHOLD_=1048576 to get its glibc behaviour too).
+ */
+function sessionOptions(profileDir?: string, product = false): ort.InferenceSession.SessionOptions {
   return {
+    ...(product ? { enableCpuMemArena: DEFAULT_SESSION_MEMORY.cpuArena, enableMemPattern: DEFAULT_SESSION_MEMORY.memoryPattern } : {}),
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     interOpNumThreads: 1,
@@ -81,39 +90,78 @@ function feeds(m: VariantManifest, rows: number): Record<string, ort.Tensor> {
   return out;
 }
 
+/**
+ * Output buffers for `session.run(feeds, fetches)`: the self-attention cache outputs (`present_*`, shapes known
+ * before the call) pre-allocated, the logits left to ONNX Runtime. ORT then writes the Concat into them instead of
+ * allocating outputs and the binding copying them into new JS buffers.
+ */
+function presentFetches(m: VariantManifest, rows: number): Record<string, ort.Tensor | null> {
+  const { textLayers, textHeads, textHidden } = m.dims;
+  const shape = [rows, textHeads, CACHE + 1, textHidden / textHeads];
+  const out: Record<string, ort.Tensor | null> = { [DecoderIO.logits]: null };
+  for (let l = 0; l < textLayers; l++) {
+    for (const name of [DecoderIO.presentKey(l), DecoderIO.presentValue(l)]) out[name] = new ort.Tensor('float32', new Float32Array(rows * textHidden * (CACHE + 1)), shape);
+  }
+  return out;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const variants = await Promise.all(args.variant.map(async (dir) => ({ dir, manifest: await readManifest(dir) })));
 const label = (m: VariantManifest) => `${m.name} ${m.precision}/kv-${m.crossKvPrecision ?? 'fp32'}`;
 
 async function timeSteps(): Promise<void> {
   const sessions = await Promise.all(variants.map((v) => ort.InferenceSession.create(join(v.dir, v.manifest.graphs.decoder), sessionOptions())));
+  const productSessions = args['product-memory']
+    ? await Promise.all(variants.map((v) => ort.InferenceSession.create(join(v.dir, v.manifest.graphs.decoder), sessionOptions(undefined, true))))
+    : [];
   const inputs = variants.map((v) => new Map(ROWS.map((rows) => [rows, feeds(v.manifest, rows)])));
-  for (let i = 0; i < variants.length; i++) for (const rows of ROWS) await sessions[i].run(inputs[i].get(rows)!);
+  const fetches = variants.map((v) => new Map(ROWS.map((rows) => [rows, presentFetches(v.manifest, rows)])));
+  // Every variant runs once per rep with ORT-allocated outputs ('ort'); with --prealloc also with pre-allocated
+  // present_* ('pre'); with --product-memory also in a session with the serving process's memory settings ('product').
+  type Mode = 'ort' | 'pre' | 'product';
+  const modes: Mode[] = ['ort', ...(args.prealloc ? (['pre'] as const) : []), ...(args['product-memory'] ? (['product'] as const) : [])];
+  const step = (i: number, rows: number, mode: Mode) =>
+    mode === 'pre'
+      ? sessions[i].run(inputs[i].get(rows)!, fetches[i].get(rows)!)
+      : (mode === 'product' ? productSessions[i] : sessions[i]).run(inputs[i].get(rows)!);
+  for (let i = 0; i < variants.length; i++) for (const rows of ROWS) for (const mode of modes) await step(i, rows, mode);
   const times = new Map<string, number[]>();
+  // CPU time of this process too: on a shared core, wall time also counts the time other processes ran.
+  const cpu = new Map<string, number[]>();
   for (let rep = 0; rep < Number(args.reps); rep++) {
     for (const rows of ROWS) {
       for (let i = 0; i < variants.length; i++) {
-        const started = performance.now();
-        await sessions[i].run(inputs[i].get(rows)!);
-        const key = `${i}/${rows}`;
-        times.set(key, [...(times.get(key) ?? []), performance.now() - started]);
+        for (const mode of modes) {
+          const started = performance.now();
+          const startedCpu = process.cpuUsage();
+          await step(i, rows, mode);
+          const used = process.cpuUsage(startedCpu);
+          const key = `${i}/${mode}/${rows}`;
+          times.set(key, [...(times.get(key) ?? []), performance.now() - started]);
+          cpu.set(key, [...(cpu.get(key) ?? []), (used.user + used.system) / 1000]);
+        }
       }
     }
   }
   console.log(`decode step, cache ${CACHE}, ${args.reps} interleaved reps, threads ${args.threads ?? 'ORT default'}`);
-  console.log('variant | rows | step ms median [min–max] | MB read (weights + cross K/V + self cache) | GB/s at median | × 1-row step');
+  console.log('variant | outputs | rows | step ms median [min–max] | CPU ms median [min–max] | MB read (weights + cross K/V + self cache) | GB/s at median (wall) | × 1-row step (wall) | × 1-row step (CPU)');
+  const range = (xs: number[]) => `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]`;
   variants.forEach((v, i) => {
-    const one = median(times.get(`${i}/${ROWS[0]}`)!);
-    for (const rows of ROWS) {
-      const t = times.get(`${i}/${rows}`)!;
-      const b = decodeStepBytes(v.manifest, rows, CACHE);
-      const mb = (x: number) => (x / 1e6).toFixed(1);
-      console.log(
-        `${label(v.manifest)} | ${rows} | ${median(t).toFixed(1)} [${Math.min(...t).toFixed(1)}–${Math.max(...t).toFixed(1)}] | ${mb(b.total)} (${mb(b.weights)} + ${mb(b.crossKv)} + ${mb(b.selfCache)}) | ${(b.total / 1e6 / median(t)).toFixed(1)} | ${(median(t) / one).toFixed(2)}`,
-      );
+    for (const mode of modes) {
+      const one = median(times.get(`${i}/${mode}/${ROWS[0]}`)!);
+      const oneCpu = median(cpu.get(`${i}/${mode}/${ROWS[0]}`)!);
+      for (const rows of ROWS) {
+        const t = times.get(`${i}/${mode}/${rows}`)!;
+        const c = cpu.get(`${i}/${mode}/${rows}`)!;
+        const b = decodeStepBytes(v.manifest, rows, CACHE);
+        const mb = (x: number) => (x / 1e6).toFixed(1);
+        console.log(
+          `${label(v.manifest)} | ${{ ort: 'ORT-allocated, ORT memory defaults', pre: 'pre-allocated present', product: 'ORT-allocated, product memory settings' }[mode]} | ${rows} | ${range(t)} | ${range(c)} | ${mb(b.total)} (${mb(b.weights)} + ${mb(b.crossKv)} + ${mb(b.selfCache)}) | ${(b.total / 1e6 / median(t)).toFixed(1)} | ${(median(t) / one).toFixed(2)} | ${(median(c) / oneCpu).toFixed(2)}`,
+        );
+      }
     }
   });
-  await Promise.all(sessions.map((s) => s.release()));
+  await Promise.all([...sessions, ...productSessions].map((s) => s.release()));
 }
 
 /** One profiled session per variant and row count, so each profile file holds one row count. */
