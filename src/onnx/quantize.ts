@@ -27,6 +27,12 @@ export interface QuantizeOptions {
   form: Int8Form;
   /** MatMulNBits only: inputs per weight scale (a power of two ≥ 16); default 128. */
   blockSize?: number;
+  /**
+   * MatMulNBits only: ORT's `accuracy_level`, default 4 (activations quantized to int8 per row and block, u8s8 GEMM).
+   * 0 keeps the activations in float32 and dequantizes the weight blocks on the fly: weight-only int8, the same bytes
+   * read per step, without the activation rounding.
+   */
+  accuracyLevel?: 0 | 4;
   /** Weights (initializer names) to leave in float32. */
   keepFloat?: (weight: string) => boolean;
   /** The external data file the model's initializers point into now. Deleted once the new file is written. */
@@ -107,7 +113,7 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
         added.push(initializerTensor(target, values, DT.UINT8, [N, q.blocks, blockSize], q.packed));
         added.push(initializerTensor(target, scales, DT.FLOAT, [N, q.blocks], bytes(q.scales)));
         const inputs = bias ? [node.input![0], values, scales, '', '', bias] : [node.input![0], values, scales];
-        const attribute = Object.entries({ K, N, bits: 8, block_size: blockSize, accuracy_level: 4 }).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }));
+        const attribute = Object.entries({ K, N, bits: 8, block_size: blockSize, accuracy_level: options.accuracyLevel ?? 4 }).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }));
         rewritten.push({ opType: 'MatMulNBits', domain: MS_DOMAIN, name: nodeName, input: inputs, output: [output], attribute });
       }
       uses.set(base, (uses.get(base) ?? 0) - 1);

@@ -183,3 +183,36 @@ describe('quantizeModel keepFloat', () => {
     }
   });
 });
+
+describe('quantizeModel MatMulNBits accuracyLevel 0 (weight-only int8)', () => {
+  it('keeps the activations in float32: the output equals x times the dequantized weight, to float rounding', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quantize-acc0-'));
+    const [K, N, rows, blockSize] = [64, 24, 5, 32];
+    const w = weights(K * N, 10);
+    try {
+      const data = new WeightFile(join(dir, 'g.onnx.data.fp32'));
+      const g = new GraphBuilder('g', data);
+      const x = g.input('x', 'float32', ['rows', K]);
+      g.output(g.node('MatMul', [x, g.floats('w', w, [K, N])]), 'y', 'float32', ['rows', N]);
+      data.close();
+      const result = quantizeAndEncode(g.toModel('acc0'), { form: 'MatMulNBits', blockSize, accuracyLevel: 0, from: data.path, to: join(dir, 'g.onnx.data') });
+      const node = onnx.ModelProto.decode(result.bytes).graph!.node!.find((n) => n.opType === 'MatMulNBits')!;
+      expect(Number(node.attribute!.find((a) => a.name === 'accuracy_level')!.i)).toBe(0);
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(join(dir, 'g.onnx'), result.bytes);
+      const session = await ort.InferenceSession.create(join(dir, 'g.onnx'));
+      // Inputs with a wide range, which int8 activations (accuracy level 4) could not carry to 1e-5.
+      const input = weights(rows * K, 11).map((v, i) => v * (i % 7 === 0 ? 1000 : 1));
+      const y = (await session.run({ x: new ort.Tensor('float32', input, [rows, K]) })).y.data as Float32Array;
+      await session.release();
+      const q = quantizeBlockwise(w, K, N, blockSize);
+      const dequantized = new Float32Array(K * N);
+      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) dequantized[k * N + n] = (q.packed[(n * q.blocks + Math.floor(k / blockSize)) * blockSize + (k % blockSize)] - 128) * q.scales[n * q.blocks + Math.floor(k / blockSize)];
+      const expected = matmul(input, dequantized, rows, K, N);
+      const scale = Math.max(...expected.map(Math.abs));
+      expect(Math.max(...Array.from(y, (v, i) => Math.abs(v - expected[i])))).toBeLessThan(1e-5 * scale);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
