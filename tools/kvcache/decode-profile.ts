@@ -9,7 +9,7 @@
  * that implies. With `--profile`, a second pass under ONNX Runtime's profiler prints the time per operator type at
  * each row count: where a 16-row step's time goes that a 1-row step does not spend.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { DecoderIO } from '../../src/models/blip/graph-names.ts';
 import { decodeStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
 import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
 import { DEFAULT_SESSION_MEMORY } from '../../src/runtime/onnx-session.ts';
+import { kernelTimes, newestProfile, type InputShapes } from '../profiling/ort-profile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -178,7 +179,9 @@ async function profileSteps(): Promise<void> {
         for (let rep = 0; rep < Number(args.reps); rep++) await session.run(input);
         const file = (session as unknown as { endProfiling(): string }).endProfiling?.();
         await session.release();
-        byRows.set(rows, await opTimes(file ?? (await newestProfile(dir)), Number(args.reps) + 1, v.manifest.dims.imageTokens));
+        const encoderLength = v.manifest.dims.imageTokens;
+        const { msPerRun } = await kernelTimes(file ?? (await newestProfile(dir)), Number(args.reps), (op, shapes) => kind(op, shapes, encoderLength));
+        byRows.set(rows, msPerRun);
       }
       const ops = [...new Set([...byRows.values()].flatMap((t) => [...t.keys()]))];
       const last = byRows.get(ROWS[ROWS.length - 1])!;
@@ -192,33 +195,12 @@ async function profileSteps(): Promise<void> {
   }
 }
 
-async function newestProfile(dir: string): Promise<string> {
-  const { readdir, stat } = await import('node:fs/promises');
-  const files = await Promise.all((await readdir(dir)).map(async (f) => ({ f: join(dir, f), t: (await stat(join(dir, f))).mtimeMs })));
-  return files.sort((a, b) => b.t - a.t)[0].f;
-}
-
-/** Kernel time per operator type, per run, from an ONNX Runtime profile (first run, the warm-up, dropped). */
-async function opTimes(file: string, runs: number, encoderLength: number): Promise<Map<string, number>> {
-  const events = JSON.parse(await readFile(file, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Array<Record<string, number[]>> } }>;
-  const runEvents = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-  const firstEnd = runEvents.length > 0 ? (runEvents[0] as unknown as { ts: number }).ts + runEvents[0].dur : 0;
-  const perOp = new Map<string, number>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
-    if ((e as unknown as { ts: number }).ts < firstEnd) continue;
-    const op = kind(e.args.op_name, e.args.input_type_shape, encoderLength);
-    perOp.set(op, (perOp.get(op) ?? 0) + e.dur / 1000 / (runs - 1));
-  }
-  return perOp;
-}
-
 /**
  * Products split by what they multiply: a 2-D second input is a weight (the Linear layers, the LM head), two 4-D
  * inputs are attention (q·Kᵀ, P·V; the cross-attention ones read `encoder_sequence`-long K/V, the self-attention ones
  * the short cache), told apart by the longest dimension.
  */
-function kind(op: string, shapes: Array<Record<string, number[]>> | undefined, encoderLength: number): string {
+function kind(op: string, shapes: InputShapes, encoderLength: number): string {
   if (!/MatMul|Gemm/.test(op) || !shapes) return op;
   // The profiler lists no shape for an initializer input: a product with one listed input multiplies by a weight.
   const dims = shapes.map((s) => Object.values(s)[0] ?? []);

@@ -9,11 +9,12 @@
  * With `--profile`, a second pass under ONNX Runtime's profiler prints kernel ms per operator type and its share, the
  * products split into weight products and attention products (q·Kᵀ, P·V).
  */
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { kernelTimes, newestProfile, type InputShapes } from '../profiling/ort-profile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -86,56 +87,22 @@ async function profileRuns(): Promise<void> {
       await session.run(feeds);
       for (let rep = 0; rep < Number(args.reps); rep++) await session.run(feeds);
       await session.release();
-      const times = await opTimes(await newestProfile(dir), Number(args.reps));
+      const { msPerRun: times, nodes } = await kernelTimes(await newestProfile(dir), Number(args.reps), kind);
       const total = [...times.values()].reduce((a, b) => a + b, 0);
       console.log(`\nkernel ms per run by operator (mean of ${args.reps} runs after a warm-up), ${label(file)}`);
       console.log('op | ms | share | nodes');
       for (const [op, ms] of [...times].sort((a, b) => b[1] - a[1])) {
-        console.log(`${op} | ${ms.toFixed(2)} | ${((100 * ms) / total).toFixed(1)} % | ${counts.get(op) ?? 0}`);
+        console.log(`${op} | ${ms.toFixed(2)} | ${((100 * ms) / total).toFixed(1)} % | ${nodes.get(op) ?? 0}`);
       }
       console.log(`total | ${total.toFixed(2)} | 100 %`);
-      counts.clear();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function newestProfile(dir: string): Promise<string> {
-  const files = await Promise.all((await readdir(dir)).map(async (f) => ({ f: join(dir, f), t: (await stat(join(dir, f))).mtimeMs })));
-  return files.sort((a, b) => b.t - a.t)[0].f;
-}
-
-const counts = new Map<string, number>();
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  dur: number;
-  ts: number;
-  args?: { op_name?: string; input_type_shape?: Array<Record<string, number[]>> };
-}
-
-/** Kernel time per operator kind per run, the warm-up run (the first `model_run`) dropped. */
-async function opTimes(file: string, runs: number): Promise<Map<string, number>> {
-  const events = JSON.parse(await readFile(file, 'utf8')) as ProfileEvent[];
-  const runEvents = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-  const firstEnd = runEvents.length > 0 ? runEvents[0].ts + runEvents[0].dur : 0;
-  const perOp = new Map<string, number>();
-  const seen = new Set<string>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name || e.ts < firstEnd) continue;
-    const op = kind(e.args.op_name, e.args.input_type_shape);
-    perOp.set(op, (perOp.get(op) ?? 0) + e.dur / 1000 / runs);
-    if (!seen.has(e.name)) {
-      seen.add(e.name);
-      counts.set(op, (counts.get(op) ?? 0) + 1);
-    }
-  }
-  return perOp;
-}
-
 /** Products split by operands: a listed 4-D second input is an activation (attention), else a weight. */
-function kind(op: string, shapes: Array<Record<string, number[]>> | undefined): string {
+function kind(op: string, shapes: InputShapes): string {
   if (!/MatMul|Gemm/.test(op) || !shapes) return op;
   const dims = shapes.map((s) => Object.values(s)[0] ?? []);
   if (dims.length < 2 || dims[1].length <= 2) return `${op} (weights)`;
