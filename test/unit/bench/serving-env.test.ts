@@ -18,4 +18,11 @@ describe('the glibc settings of the serving process', () => {
     const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(new RegExp(`^\\s+${name}=${value.replace(/\./g, '\\.')}(\\s|$)`, 'm'));
   });
+
+  // A setting dropped from SERVING_MALLOC_ENV (the fixed MALLOC_MMAP_THRESHOLD_ was) must leave the image too.
+  it('are the only allocator variables the Docker image sets', () => {
+    const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
+    const set = [...dockerfile.matchAll(/^\s+(MALLOC_\w+|GLIBC_TUNABLES)=/gm)].map((match) => match[1]).sort();
+    expect(set).toEqual(Object.keys(SERVING_MALLOC_ENV).sort());
+  });
 });
