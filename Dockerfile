@@ -41,9 +41,9 @@ WORKDIR /app
 # MALLOC_MMAP_THRESHOLD_: glibc serves every allocation of 1 MiB or more (cross-attention K/V, ONNX Runtime's
 # activations) with its own mapping, returned to the system when freed. Without it glibc raises the threshold as large
 # blocks are freed and keeps them in its heaps, fragmented: blip-base fp32 peaked at 2521 MiB RSS at concurrency 64
-# instead of 2219 (1.18 × its concurrency-16 peak instead of 1.06). It costs CPU (each vision activation of 1 MiB or
-# more faults its pages at every run: int8 c1 0.9–1.1 s of CPU per caption instead of 0.75); README "Memory budget"
-# has the table of settings tried (tools/bench/memory-probe.ts --env).
+# instead of 2219 (1.18 × its concurrency-16 peak instead of 1.06). Its CPU cost (each vision activation of 1 MiB or
+# more faulting its pages at every run: int8 c1 0.9–1.1 s of CPU per caption instead of 0.75) is gone since the vision
+# encoder keeps ONNX Runtime's arena; README "Memory budget" has the table of settings tried (tools/bench/memory-probe.ts --env).
 # GLIBC_TUNABLES glibc.malloc.hugetlb=1: those mappings get transparent huge pages. Loading a variant allocates, fills
 # and frees one buffer per weight (ONNX Runtime prepacks every weight at session creation, even from saved prepacked
 # graphs); with a fresh 4 KiB-page mapping for each, the page faults made a blip-base fp32 load cost 4.0 s of CPU

@@ -24,7 +24,8 @@ export interface SessionMemoryOptions {
   /**
    * The CPU arena: ONNX Runtime's own allocator, which keeps what it grew to for the life of the session: after one
    * vision pass of 8 images, blip-base held 580 MB more than it needed for decoding. Off: tensors are malloc'd and
-   * freed (large blocks go back to the system with MALLOC_MMAP_THRESHOLD_, see the Dockerfile).
+   * freed (large blocks go back to the system with MALLOC_MMAP_THRESHOLD_, see the Dockerfile). A model family may turn
+   * it on for a graph whose peak it bounds (BLIP's vision encoder: models/blip/runtime/graph-session-options.ts).
    */
   cpuArena?: boolean;
   /** The memory pattern: one planned block per shape seen, kept for the next run of that shape. */

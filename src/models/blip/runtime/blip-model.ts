@@ -4,6 +4,7 @@ import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions }
 import { chooseGraphFile, type LoadedFrom } from '../../../runtime/optimized-model.ts';
 import type { VariantManifest } from '../../../variant/manifest.ts';
 import { readCrossOutputs, splitCrossContexts, type CrossContext, type KvPrecision } from './cross-context.ts';
+import { visionSessionOptions } from './graph-session-options.ts';
 import { OnnxTokenDecoder, type DecoderOptions } from './onnx-token-decoder.ts';
 
 /**
@@ -36,7 +37,10 @@ export class BlipModel {
     }
     const sessions: OnnxSession[] = [];
     try {
-      for (const choice of choices) sessions.push(await OnnxSession.load(choice.file, options, choice.from === 'optimized'));
+      for (const [index, choice] of choices.entries()) {
+        const graphOptions = graphs[index] === manifest.graphs.vision ? visionSessionOptions(options) : options;
+        sessions.push(await OnnxSession.load(choice.file, graphOptions, choice.from === 'optimized'));
+      }
       const [vision, crossKv, decoder, questionEncoder] = sessions;
       return new BlipModel(manifest, reason === undefined ? 'optimized' : 'original', vision, crossKv, decoder, questionEncoder);
     } catch (error) {
