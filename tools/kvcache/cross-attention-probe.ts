@@ -28,6 +28,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
 import { WeightFile } from '../../src/onnx/weight-file.ts';
 import { attend, attendInt8 } from '../../src/models/blip/convert/layers.ts';
+import { median, medianRange, randn } from '../profiling/probe-math.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -121,13 +122,6 @@ function buildGraph(form: Form, dir: string): Uint8Array {
   return g.encode(`cross-attention probe (${form})`);
 }
 
-function randn(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
-  return out;
-}
 
 function toHalf(x: Float32Array): Uint16Array {
   const f = new Float32Array(1);
@@ -182,7 +176,6 @@ function kvBytes(form: Form, rows: number): number {
   return elements * BYTES[form] + (form.startsWith('int8') ? rows * LAYERS * 2 * HEADS * M * 4 : 0);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dir = await mkdtemp(join(tmpdir(), 'cross-probe-'));
 try {
   const sessions = new Map<string, ort.InferenceSession>();
@@ -219,7 +212,7 @@ try {
       const t = times.get(`${form}/${rows}`)!;
       const c = cpu.get(`${form}/${rows}`)!;
       const mb = kvBytes(form, rows) / 1e6;
-      const range = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`;
+      const range = (xs: number[]) => medianRange(xs, 2);
       console.log(`${rows} | ${form} | ${mb.toFixed(1)} | ${range(t)} | ${(mb / median(t)).toFixed(1)} | ${range(c)} | ${(mb / median(c)).toFixed(1)}`);
     }
   }

@@ -19,6 +19,7 @@ import { decodeStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
 import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
 import { DEFAULT_SESSION_MEMORY } from '../../src/runtime/onnx-session.ts';
 import { kernelTimes, newestProfile, type InputShapes } from '../profiling/ort-profile.ts';
+import { median, medianRange } from '../profiling/probe-math.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -106,7 +107,6 @@ function presentFetches(m: VariantManifest, rows: number): Record<string, ort.Te
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const variants = await Promise.all(args.variant.map(async (dir) => ({ dir, manifest: await readManifest(dir) })));
 const label = (m: VariantManifest) => `${m.name} ${m.precision}/kv-${m.crossKvPrecision ?? 'fp32'}`;
 
@@ -146,7 +146,7 @@ async function timeSteps(): Promise<void> {
   }
   console.log(`decode step, cache ${CACHE}, ${args.reps} interleaved reps, threads ${args.threads ?? 'ORT default'}`);
   console.log('variant | outputs | rows | step ms median [min–max] | CPU ms median [min–max] | MB read (weights + cross K/V + self cache) | GB/s at median (wall) | × 1-row step (wall) | × 1-row step (CPU)');
-  const range = (xs: number[]) => `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]`;
+  const range = (xs: number[]) => medianRange(xs, 1);
   variants.forEach((v, i) => {
     for (const mode of modes) {
       const one = median(times.get(`${i}/${mode}/${ROWS[0]}`)!);

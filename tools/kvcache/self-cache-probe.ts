@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
 import { WeightFile } from '../../src/onnx/weight-file.ts';
+import { median, medianRange } from '../profiling/probe-math.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -126,7 +127,6 @@ function presentFetches(rows: number, cache: number): Record<string, ort.Tensor 
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dir = await mkdtemp(join(tmpdir(), 'self-cache-probe-'));
 try {
   const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: Number(args.threads), interOpNumThreads: 1, executionMode: 'sequential' };
@@ -160,7 +160,7 @@ try {
       }
     }
   }
-  const range = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`;
+  const range = (xs: number[]) => medianRange(xs, 2);
   console.log(`self-attention with cache, ${LAYERS} layers × ${HEADS} heads × ${D}, ${args.threads} thread(s), ${args.reps} interleaved reps, gqa capacity ${CAPACITY}`);
   console.log('rows | cache | form | cache MB (keys + values, all layers) | wall ms median [min–max] | CPU ms median [min–max]');
   for (const [r, c] of shapes) {

@@ -26,6 +26,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
 import { WeightFile } from '../../src/onnx/weight-file.ts';
 import { attend, attendInt8, mergeHeads, quantizeSymmetric, transposeKeys } from '../../src/models/blip/convert/layers.ts';
+import { median, medianRange, randn } from '../profiling/probe-math.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,13 +93,6 @@ function buildGraph(form: Form, dir: string): Uint8Array {
   return g.encode(`vision self-attention probe (${form})`);
 }
 
-function randn(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
-  return out;
-}
 
 const feeds: Record<string, ort.Tensor> = {};
 for (let l = 0; l < LAYERS; l++) feeds[`qkv${l}`] = new ort.Tensor('float32', randn(T * 3 * D, 100 + l), [1, T, 3 * D]);
@@ -148,8 +142,7 @@ async function profile(form: Form): Promise<void> {
   for (const [op, ms] of [...perOp].sort((a, b) => b[1] - a[1])) console.log(`${op} | ${ms.toFixed(1)}`);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const range = (xs: number[]) => `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]`;
+const range = (xs: number[]) => medianRange(xs, 1);
 const dir = await mkdtemp(join(tmpdir(), 'vision-attention-probe-'));
 try {
   const sessions = new Map<Form, ort.InferenceSession>();

@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { kernelTimes, newestProfile, type InputShapes } from '../profiling/ort-profile.ts';
+import { median, medianRange } from '../profiling/probe-math.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,8 +54,7 @@ async function open(file: string, profileDir?: string): Promise<{ session: ort.I
   return { session, feeds: { [session.inputNames[0]]: pixels } };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const range = (xs: number[]) => `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]`;
+const range = (xs: number[]) => medianRange(xs, 1);
 
 async function timeRuns(): Promise<void> {
   const opened = [];
