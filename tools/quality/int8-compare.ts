@@ -98,7 +98,8 @@ function top2Gap(values: Float32Array, from: number, to: number): number {
   return best - second;
 }
 
-function std(values: Float32Array, from: number, to: number): number {
+/** Standard deviation of `values[from..to)`: the scale logit differences are measured in. */
+export function std(values: Float32Array, from: number, to: number): number {
   let sum = 0;
   for (let i = from; i < to; i++) sum += values[i];
   const mean = sum / (to - from);

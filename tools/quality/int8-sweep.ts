@@ -26,7 +26,7 @@ import onnxProto from 'onnx-proto';
 import { BlipModel } from '../../src/models/blip/runtime/blip-model.ts';
 import { quantizeAndEncode, type Int8Form } from '../../src/onnx/quantize.ts';
 import { readManifest, type VariantManifest } from '../../src/variant/manifest.ts';
-import { argmaxRows, cosine } from './int8-compare.ts';
+import { argmaxRows, cosine, std } from './int8-compare.ts';
 import { scenePixels } from './int8-quality.ts';
 
 const { values: args } = parseArgs({
@@ -171,15 +171,6 @@ async function reference(pixels: Float32Array[]): Promise<Reference[]> {
   return out;
 }
 
-function rowStats(values: Float32Array, from: number, to: number): { mean: number; std: number } {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += values[i];
-  const mean = sum / (to - from);
-  let squares = 0;
-  for (let i = from; i < to; i++) squares += (values[i] - mean) ** 2;
-  return { mean, std: Math.sqrt(squares / (to - from)) };
-}
-
 // scenePixels reads only the manifest's preprocessing settings.
 const scenes = await scenePixels({ manifest: baseManifest } as BlipModel, images);
 const one = scenes.length / images;
@@ -205,11 +196,11 @@ for (const config of plan) {
       for (let r = 0; r < rows; r++) {
         const theirs = ref[g].tokens[r][step];
         const from = r * vocab;
-        const { std } = rowStats(ref[g].logits[step], from, from + vocab);
+        const sigma = std(ref[g].logits[step], from, from + vocab);
         let squares = 0;
         for (let v = from; v < from + vocab; v++) squares += (logits[step][v] - ref[g].logits[step][v]) ** 2;
-        rmsSum += Math.sqrt(squares / vocab) / std;
-        if (ours[r] !== theirs) flips.push({ image: g * GROUP + r, step, margin: Math.round(((ref[g].logits[step][from + theirs] - ref[g].logits[step][from + ours[r]]) / std) * 1000) / 1000 });
+        rmsSum += Math.sqrt(squares / vocab) / sigma;
+        if (ours[r] !== theirs) flips.push({ image: g * GROUP + r, step, margin: Math.round(((ref[g].logits[step][from + theirs] - ref[g].logits[step][from + ours[r]]) / sigma) * 1000) / 1000 });
       }
     }
   }
