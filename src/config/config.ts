@@ -26,7 +26,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Longest the server waits for requests in flight when it stops. */
   readonly shutdownTimeoutMs: number;
-  /** ONNX Runtime threads per operator in each inference worker (undefined: ONNX Runtime's choice). */
+  /** ONNX Runtime threads per operator in each inference worker (undefined: the CPUs the process may use, see runtime/onnx-session.ts). */
   readonly intraOpThreads: number | undefined;
   /** Let idle ONNX Runtime threads spin for the next operator (faster alone, slower when workers share cores). */
   readonly intraOpSpinning: boolean;
