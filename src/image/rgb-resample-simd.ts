@@ -7,8 +7,11 @@
  * (wrapping multiply and add, arithmetic shift by 22, saturation to 0..255), so the output bytes are identical; the
  * tests check both paths against Pillow.
  *
- * The module is assembled here from its instructions (no build step, no dependency). It imports its memory, so each
- * call gets a fresh Memory sized for that image and nothing stays allocated afterwards.
+ * The module is assembled here from its instructions (no build step, no dependency). It imports its memory. One Memory
+ * is kept per thread and grown as needed, up to KEPT_MEMORY_BYTES: a fresh Memory per image was a fresh mapping (a
+ * 10 GiB reservation) whose every touched page faulted in, and page faults are dear on the VMs we run on
+ * (`tools/bench/memory-probe.ts` counts them per caption). A bigger call gets a Memory of its own, dropped afterwards. Bytes left from an earlier image are never read as input:
+ * the kernels' over-reads only feed lanes whose results land in the padding.
  */
 
 /** One axis of the resampling: output index i reads bounds[2i+1] inputs from bounds[2i] with ksize weights. */
@@ -46,6 +49,24 @@ interface Kernels {
 
 let compiled: WebAssembly.Module | null | undefined;
 
+/** Most bytes of Memory kept between calls: a 12-megapixel photo's resize to 384 × 384 needs about 5 MB. */
+export const KEPT_MEMORY_BYTES = 16 * 1024 * 1024;
+let kept: { memory: WebAssembly.Memory; kernels: Kernels } | undefined;
+
+/** A Memory of at least `bytes` with the kernels bound to it: the kept one (grown) when it fits under the cap. */
+function workspace(module: WebAssembly.Module, bytes: number): { heap: Uint8Array; kernels: Kernels } {
+  const pages = Math.ceil(bytes / PAGE);
+  const instantiate = (memory: WebAssembly.Memory) => ({ memory, kernels: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Kernels });
+  if (pages * PAGE > KEPT_MEMORY_BYTES) {
+    const own = instantiate(new WebAssembly.Memory({ initial: pages }));
+    return { heap: new Uint8Array(own.memory.buffer), kernels: own.kernels };
+  }
+  kept ??= instantiate(new WebAssembly.Memory({ initial: pages }));
+  const have = kept.memory.buffer.byteLength / PAGE;
+  if (have < pages) kept.memory.grow(pages - have);
+  return { heap: new Uint8Array(kept.memory.buffer), kernels: kept.kernels };
+}
+
 /** Resizes interleaved RGB bytes according to `plan`; null when this runtime has no WebAssembly SIMD. */
 export function resizeRgbSimd(src: Uint8Array, plan: RgbResizePlan): Uint8Array | null {
   const module = kernelModule();
@@ -70,10 +91,8 @@ export function resizeRgbSimd(src: Uint8Array, plan: RgbResizePlan): Uint8Array 
   const stripAt = horizontal ? place(Math.min(stripRows, rows) * inStride + PADDING) : 0;
   const midAt = place(rows * midStride + PADDING);
   const outAt = vertical ? place(outHeight * midStride + PADDING) : 0;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(at / PAGE) });
-  const heap = new Uint8Array(memory.buffer);
+  const { heap, kernels } = workspace(module, at);
   const copyInts = (values: Int32Array, offset: number): void => heap.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), offset);
-  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Kernels;
 
   if (horizontal) {
     copyInts(horizontal.weights, hWeightsAt);

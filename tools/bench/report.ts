@@ -2,6 +2,7 @@
  * The bench's result: the JSON written with `--json` (every key listed in README's bench section) and the table
  * printed on stdout. Derived figures (gains, speedups, ratios) are computed here from the measured ones.
  */
+import { DEFAULT_INTRA_OP_THREADS } from '../../src/runtime/onnx-session.ts';
 import type { Precision } from '../../src/variant/manifest.ts';
 import { round } from './common.ts';
 import type { Components, VisionRow } from './model-parts.ts';
@@ -66,6 +67,8 @@ export function buildResult(m: Measurements) {
     tokens_per_caption: m.tokens,
     load_average: { start: m.loadAverage.start.map((x) => round(x, 2)), end: m.loadAverage.end.map((x) => round(x, 2)) },
     duration_s: round(m.durationS),
+    // Every session here (in-process parts and serving processes) runs with the runtime's default thread count.
+    intra_op_threads: DEFAULT_INTRA_OP_THREADS,
     gemm_gflops: round(m.gemm),
     vision: m.vision,
     raw_caption_ms: perPrecision(ps, (p) => m.raw[p].median),
@@ -115,7 +118,7 @@ export function formatTable(r: BenchResult): string {
     `model ${r.model} (random weights), ${r.tokens_per_caption} tokens per caption, ${r.repetitions} repetition(s)${r.quick ? ', quick' : ''}, ${r.duration_s} s`,
     `load average (1/5/15 min): start ${r.load_average.start.join(' ')}, end ${r.load_average.end.join(' ')}${r.load_average.start[0] > 0.5 ? '   !! machine not quiet at start' : ''}`,
     `figures as median [min–max]; !SPREAD marks (max−min)/median over 25 % (${flagged} figures flagged)`,
-    `GEMM rate: ${r.gemm_gflops} GFLOP/s`,
+    `GEMM rate: ${r.gemm_gflops} GFLOP/s; ONNX Runtime intra-op threads: ${r.intra_op_threads}`,
     'vision encoder: precision | batch | ms per image | GFLOP/s | ratio to GEMM',
     ...r.vision.map((v) => `  ${v.precision} | ${v.batch} | ${formatSummary(v.ms_per_image_stats)} | ${v.gflops} | ${v.ratio_to_gemm}`),
     `raw runtime caption (in-process, no HTTP): ${r.precisions.map((p) => `${p} ${formatSummary(r.raw_caption_ms_stats[p])} ms`).join(', ')}`,

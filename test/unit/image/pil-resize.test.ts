@@ -107,6 +107,19 @@ describe('resizeBicubicPil', () => {
     expect(hasSimdResampler()).toBe(true);
   });
 
+  it('gives the same bytes in a kept WebAssembly memory that an earlier, bigger image left full of other bytes', () => {
+    const noise = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) % 251);
+    const channel = (rgb: Uint8Array, c: number) => rgb.filter((_, i) => i % 3 === c);
+    // One channel runs the plain JavaScript path: the reference for each channel of the RGB (SIMD) result.
+    const check = (src: Uint8Array, w: number, h: number, outW: number, outH: number) => {
+      const rgb = resizeBicubicPil(src, w, h, 3, outW, outH);
+      for (let c = 0; c < 3; c++) expect(channel(rgb, c)).toEqual(resizeBicubicPil(channel(src, c), w, h, 1, outW, outH));
+    };
+    check(noise(700 * 500 * 3, 1), 700, 500, 384, 384);
+    check(noise(37 * 23 * 3, 2), 37, 23, 13, 41);
+    check(noise(5 * 300 * 3, 3), 5, 300, 64, 7);
+  });
+
   it('refuses sizes that are not positive integers and buffers of the wrong length', () => {
     const src = new Uint8Array(2 * 2 * 3);
     expect(() => resizeBicubicPil(src, 2, 2, 3, 0, 2)).toThrow('Expected a positive integer for outWidth but received 0');
