@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { moveRows, planRowMoves, scratchSize, type RowBlocks } from '../../../../../src/models/blip/runtime/row-moves.ts';
+import { createRandom } from '../../../generation/fake-decoder.ts';
+
+/** Rows of 2 blocks, 5 apart, of which 3 elements matter: element (row, block, i) holds row·100 + block·10 + i. */
+const LAYOUT: RowBlocks = { blocks: 2, stride: 5, size: 3 };
+
+function filled(rows: number): Float32Array {
+  const out = new Float32Array(rows * LAYOUT.blocks * LAYOUT.stride).fill(-1);
+  for (let r = 0; r < rows; r++) for (let b = 0; b < LAYOUT.blocks; b++) for (let i = 0; i < LAYOUT.size; i++) out[(r * 2 + b) * 5 + i] = r * 100 + b * 10 + i;
+  return out;
+}
+
+/** The used elements of `row`. */
+function rowOf(buffer: Float32Array, row: number): number[] {
+  return [0, 1].flatMap((b) => [...buffer.subarray((row * 2 + b) * 5, (row * 2 + b) * 5 + 3)]);
+}
+
+describe('moveRows', () => {
+  it('plans nothing when every row keeps its own content (greedy steps, rows leaving from the end)', () => {
+    expect(planRowMoves(Int32Array.from([0, 1, 2]))).toBeUndefined();
+    expect(planRowMoves(Int32Array.from([0, -1, 2]))).toBeUndefined();
+  });
+
+  it('gathers rows in place, saving to the scratch only sources that are overwritten', () => {
+    const buffer = filled(4);
+    // Row 0 keeps, 1 ← 0, 2 ← 3, 3 ← 1: rows 1 and 3 are read and also written, so they are saved first; row 0 is
+    // only read, where it is.
+    const sources = Int32Array.from([0, 0, 3, 1]);
+    const moves = planRowMoves(sources)!;
+    expect([...moves.saved.keys()].sort()).toEqual([1, 3]);
+    const scratch = new Float32Array(scratchSize(moves, LAYOUT));
+    expect(scratch.length).toBe(2 * 2 * 3);
+    moveRows(buffer, moves, LAYOUT, scratch);
+    const original = filled(4);
+    [0, 0, 3, 1].forEach((source, row) => expect(rowOf(buffer, row)).toEqual(rowOf(original, source)));
+    // Elements past `size` (unused columns) are not touched.
+    expect(buffer[3]).toBe(-1);
+  });
+
+  it('equals a gather into a new buffer for random beam reorders with duplicates, drops and fresh rows', () => {
+    const random = createRandom(11);
+    for (let trial = 0; trial < 200; trial++) {
+      const before = 1 + Math.floor(random() * 8);
+      const after = 1 + Math.floor(random() * 10);
+      const rows = Math.max(before, after);
+      const sources = Int32Array.from({ length: after }, () => (random() < 0.15 ? -1 : Math.floor(random() * before)));
+      const buffer = filled(rows);
+      const original = filled(rows);
+      const moves = planRowMoves(sources);
+      if (moves) moveRows(buffer, moves, LAYOUT, new Float32Array(scratchSize(moves, LAYOUT)));
+      sources.forEach((source, row) => expect(rowOf(buffer, row), `trial ${trial}, row ${row}`).toEqual(rowOf(original, source < 0 ? row : source)));
+    }
+  });
+});
