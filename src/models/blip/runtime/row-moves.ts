@@ -1,7 +1,8 @@
 /**
  * Moving rows of a buffer in place: row s takes the content of row `sources[s]`, as beam search continues some beams
- * from others. Rows that keep their own content are not touched, and a source row that is itself overwritten is
- * saved to a scratch buffer first, so the cost is the rows that change, with no allocation but the plan.
+ * from others. Rows that keep their own content are not touched, and rows are written in an order where every row is
+ * read before it is overwritten (beams form chains: 3 ← 2 ← 1 ← 0 is written 3, 2, 1). Only a cycle (two beams
+ * swapping parents) needs a row saved to a scratch buffer first. So the cost is one copy per row that changes.
  */
 
 /** A row is `blocks` blocks `stride` elements apart, of which the first `size` elements matter (the used columns). */
@@ -11,9 +12,9 @@ export interface RowBlocks {
   size: number;
 }
 
-/** Which rows are written, from where, and which sources are saved first (row → its place in the scratch). */
+/** Which rows are written, in that order, from where, and which sources are saved first (row → scratch place). */
 export interface RowMoves {
-  targets: number[];
+  order: number[];
   sources: Int32Array;
   saved: Map<number, number>;
 }
@@ -25,13 +26,29 @@ export function planRowMoves(sources: Int32Array): RowMoves | undefined {
     if (source >= 0 && source !== s) targets.push(s);
   });
   if (targets.length === 0) return undefined;
-  const written = new Set(targets);
+  // A target is written once no other pending target still reads it.
+  const readers = new Map<number, number>();
+  for (const s of targets) readers.set(sources[s], (readers.get(sources[s]) ?? 0) + 1);
+  const pending = new Set(targets);
+  const ready = targets.filter((s) => !readers.has(s));
+  const order: number[] = [];
   const saved = new Map<number, number>();
-  for (const s of targets) {
+  while (order.length < targets.length) {
+    if (ready.length === 0) {
+      // Only cycles are left: save one of their rows, whose readers then read the scratch.
+      const [row] = pending;
+      saved.set(row, saved.size);
+      ready.push(row);
+    }
+    const s = ready.pop()!;
+    pending.delete(s);
+    order.push(s);
     const source = sources[s];
-    if (written.has(source) && !saved.has(source)) saved.set(source, saved.size);
+    const left = (readers.get(source) ?? 0) - 1;
+    readers.set(source, left);
+    if (left === 0 && pending.has(source) && !saved.has(source)) ready.push(source);
   }
-  return { targets, sources, saved };
+  return { order, sources, saved };
 }
 
 /** Scratch elements `moveRows` needs for `moves` over rows laid out as `layout`. */
@@ -47,11 +64,11 @@ export function moveRows(buffer: Float32Array, moves: RowMoves, layout: RowBlock
   for (const [row, slot] of moves.saved) {
     for (let b = 0; b < blocks; b++) scratch.set(buffer.subarray(start(row, b), start(row, b) + size), slot * rowSize + b * size);
   }
-  for (const s of moves.targets) {
+  for (const s of moves.order) {
     const source = moves.sources[s];
     const slot = moves.saved.get(source);
     for (let b = 0; b < blocks; b++) {
-      // A source that is not written keeps its content until every move has read it.
+      // A source not saved is read before it is written (the order), or never written.
       const from = slot === undefined ? buffer.subarray(start(source, b), start(source, b) + size) : scratch.subarray(slot * rowSize + b * size, slot * rowSize + (b + 1) * size);
       buffer.set(from, start(s, b));
     }

@@ -60,7 +60,7 @@ export class SelfAttentionCache {
   private values: Float32Array[] = [];
   /** `[rowCapacity, capacity]`: 1 where a row attends to a column; 0 beyond `length`. */
   private masks = new Uint8Array(0);
-  /** Reused by `reorder` for rows that are read after being overwritten. */
+  /** Reused by `reorder` for the rows of cycles, which are read after being overwritten. */
   private scratch = new Float32Array(0);
   private cachedFeeds: { rows: number; keys: ort.Tensor[]; values: ort.Tensor[] } | undefined;
 
@@ -184,8 +184,9 @@ export class SelfAttentionCache {
 
   /**
    * Makes row s of the next call hold what row `sources[s]` holds now (beams continuing another beam, rows leaving),
-   * in place: only rows whose source is another row are written, and sources that are overwritten first go through
-   * the reused scratch. `sources[s] < 0`: a row that sees none of the cache (its mask is cleared).
+   * in place: only rows whose source is another row are written, once each, in an order that reads every row before
+   * overwriting it (row-moves.ts); only cycles (beams swapping parents) go through the reused scratch.
+   * `sources[s] < 0`: a row that sees none of the cache (its mask is cleared).
    */
   reorder(sources: Int32Array): void {
     const rows = sources.length;

@@ -22,20 +22,30 @@ describe('moveRows', () => {
     expect(planRowMoves(Int32Array.from([0, -1, 2]))).toBeUndefined();
   });
 
-  it('gathers rows in place, saving to the scratch only sources that are overwritten', () => {
+  it('gathers rows in place, each row read before it is overwritten, with no scratch for chains', () => {
     const buffer = filled(4);
-    // Row 0 keeps, 1 ← 0, 2 ← 3, 3 ← 1: rows 1 and 3 are read and also written, so they are saved first; row 0 is
-    // only read, where it is.
-    const sources = Int32Array.from([0, 0, 3, 1]);
-    const moves = planRowMoves(sources)!;
-    expect([...moves.saved.keys()].sort()).toEqual([1, 3]);
-    const scratch = new Float32Array(scratchSize(moves, LAYOUT));
-    expect(scratch.length).toBe(2 * 2 * 3);
-    moveRows(buffer, moves, LAYOUT, scratch);
+    // Row 0 keeps, 1 ← 0, 2 ← 3, 3 ← 1: written 2 (nobody reads it), then 3, then 1.
+    const moves = planRowMoves(Int32Array.from([0, 0, 3, 1]))!;
+    expect(moves.order).toEqual([2, 3, 1]);
+    expect(scratchSize(moves, LAYOUT)).toBe(0);
+    moveRows(buffer, moves, LAYOUT, new Float32Array(0));
     const original = filled(4);
     [0, 0, 3, 1].forEach((source, row) => expect(rowOf(buffer, row)).toEqual(rowOf(original, source)));
     // Elements past `size` (unused columns) are not touched.
     expect(buffer[3]).toBe(-1);
+  });
+
+  it('saves one row per cycle to the scratch (two beams swapping parents)', () => {
+    const buffer = filled(5);
+    // 0 ↔ 1 is a cycle; 4 ← 2 ← 3 is a chain beside it.
+    const sources = Int32Array.from([1, 0, 3, 3, 2]);
+    const moves = planRowMoves(sources)!;
+    expect(moves.saved.size).toBe(1);
+    const scratch = new Float32Array(scratchSize(moves, LAYOUT));
+    expect(scratch.length).toBe(LAYOUT.blocks * LAYOUT.size);
+    moveRows(buffer, moves, LAYOUT, scratch);
+    const original = filled(5);
+    sources.forEach((source, row) => expect(rowOf(buffer, row)).toEqual(rowOf(original, source)));
   });
 
   it('equals a gather into a new buffer for random beam reorders with duplicates, drops and fresh rows', () => {
