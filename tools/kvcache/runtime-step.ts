@@ -60,7 +60,7 @@ async function run(v: Loaded, rows: number, timed: boolean): Promise<void> {
   const { bos } = v.manifest.tokenizer.ids;
   const decoder = v.model.createDecoder([], { capacityHint: rows });
   const ids = v.contexts.slice(0, rows).map((context) => decoder.addContext(context));
-  const prompt = [bos, ...Array.from({ length: CACHE - 2 }, (_, i) => bos + 1 + i)];
+  const prompt = [bos, ...Array.from({ length: CACHE - 2 }, (_, i) => 1000 + i)];
   await decoder.start(ids.map((context) => ({ context, tokens: prompt })));
   const identity = ids.map((_, i) => i);
   // Every row continues the row at the other end: every row of the cache moves.
@@ -68,7 +68,7 @@ async function run(v: Loaded, rows: number, timed: boolean): Promise<void> {
   for (let step = 0; step < STEPS; step++) {
     const startedCpu = process.cpuUsage();
     const startedFaults = process.resourceUsage().minorPageFault;
-    await decoder.next(parents, parents.map(() => bos + 100 + step));
+    await decoder.next(parents, parents.map(() => 2000 + step));
     const used = process.cpuUsage(startedCpu);
     if (!timed) continue;
     const key = `${v.manifest.name}/${v.manifest.precision}/${rows}`;
