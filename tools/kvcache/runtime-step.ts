@@ -1,11 +1,13 @@
 /**
  * `node --import tsx tools/kvcache/runtime-step.ts --variant DIR [--variant DIR2 …] [--rows 1,4,16] [--cache 24]
- *   [--steps 6] [--reps 3] [--threads 1] [--reorder]`
+ *   [--steps 6] [--reps 3] [--threads 1] [--beams]`
  *
  * Whole decode steps through the runtime, as the serving process runs them: BlipModel's sessions (serving memory
  * settings) and OnnxTokenDecoder, so each step is the graph run plus the self-attention cache's work in JS (building
- * the mask, writing the new column, growing the buffer; with `--reorder`, every row continuing another row, as beams
- * do, which moves every row in place). Each repetition starts `rows` rows from prompts of `--cache` − 1 tokens, then
+ * the mask, writing the new column, growing the buffer). With `--beams` the rows are the beams of one request (one
+ * image) and at every step half of them fork and half are dropped (row i continues row ⌊i/2⌋), so half the rows of the
+ * cache are copied in place each step, which is beam search's cost; without it every row continues itself (greedy).
+ * Each repetition starts `rows` rows from prompts of `--cache` − 1 tokens, then
  * times `--steps` steps (cache lengths `--cache` … `--cache` + steps − 1). Variants and row counts are interleaved.
  * Prints per variant and rows: CPU ms and minor page faults per step, median [min–max] over every timed step, and the
  * cache's capacity. Converter version 5 variants only (the form the runtime feeds).
@@ -26,7 +28,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '6' },
     reps: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1' },
-    reorder: { type: 'boolean', default: false },
+    beams: { type: 'boolean', default: false },
   },
 });
 if (!args.variant?.length) throw new Error('Expected at least one --variant DIR');
@@ -59,12 +61,10 @@ const push = (map: Map<string, number[]>, key: string, value: number) => map.set
 async function run(v: Loaded, rows: number, timed: boolean): Promise<void> {
   const { bos } = v.manifest.tokenizer.ids;
   const decoder = v.model.createDecoder([], { capacityHint: rows });
-  const ids = v.contexts.slice(0, rows).map((context) => decoder.addContext(context));
+  const ids = args.beams ? new Array<number>(rows).fill(decoder.addContext(v.contexts[0])) : v.contexts.slice(0, rows).map((context) => decoder.addContext(context));
   const prompt = [bos, ...Array.from({ length: CACHE - 2 }, (_, i) => 1000 + i)];
   await decoder.start(ids.map((context) => ({ context, tokens: prompt })));
-  const identity = ids.map((_, i) => i);
-  // Every row continues the row at the other end: every row of the cache moves.
-  const parents = args.reorder ? identity.map((i) => rows - 1 - i) : identity;
+  const parents = ids.map((_, i) => (args.beams ? Math.floor(i / 2) : i));
   for (let step = 0; step < STEPS; step++) {
     const startedCpu = process.cpuUsage();
     const startedFaults = process.resourceUsage().minorPageFault;
@@ -83,7 +83,7 @@ for (const v of variants) for (const rows of ROWS) await run(v, rows, false);
 for (let rep = 0; rep < Number(args.reps); rep++) for (const rows of ROWS) for (const v of variants) await run(v, rows, true);
 
 console.log(
-  `runtime decode steps, cache ${CACHE}…${CACHE + STEPS - 1}, ${args.reorder ? 'every row reordered' : 'rows in place (greedy)'}, ${args.reps} interleaved reps × ${STEPS} steps, ${args.threads} thread(s)`,
+  `runtime decode steps, cache ${CACHE}…${CACHE + STEPS - 1}, ${args.beams ? 'beams of one request, half forking (row i continues row ⌊i/2⌋)' : 'rows in place (greedy)'}, ${args.reps} interleaved reps × ${STEPS} steps, ${args.threads} thread(s)`,
 );
 console.log('variant | rows | CPU ms per step median [min–max] | minor faults per step median [min–max] | cache capacity (columns) | × 1-row step (CPU)');
 for (const v of variants) {

@@ -3,6 +3,7 @@ import { DecoderIO } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, type Feeds, type OnnxSession } from '../../../runtime/onnx-session.ts';
 import { CrossBatch, kvBytes, MASKED, type CrossContext, type CrossNames, type KvPrecision } from './cross-context.ts';
 import { SelfAttentionCache, type NewColumns } from './self-attention-cache.ts';
+import { keepRowsInPlace } from './row-moves.ts';
 import type { PromptRow, TokenDecoder } from '../../../generation/token-decoder.ts';
 
 export interface DecoderDims {
@@ -230,6 +231,13 @@ export class OnnxTokenDecoder implements TokenDecoder {
     }
 
     const slotOf = this.cross.arrange(rows.map((row) => this.contextOf(row.context)));
+    // Rows of one context may take any of its slots: each keeps its cache row where it can, so beams move only when
+    // a parent has several children.
+    keepRowsInPlace(
+      slotOf,
+      rows.map((row) => row.context),
+      rows.map((row) => row.source),
+    );
     const batch = rows.length;
     const ids = new Array<number>(batch);
     const positions = new Array<number>(batch);

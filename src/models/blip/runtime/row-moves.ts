@@ -74,3 +74,33 @@ export function moveRows(buffer: Float32Array, moves: RowMoves, layout: RowBlock
     }
   }
 }
+
+/**
+ * Reassigns batch slots among rows of the same group (`groups[i]`: rows reading the same cross-attention context,
+ * whose slots hold identical K/V) so that as many rows as possible land in the slot their cache row already occupies
+ * (`sources[i]`, −1 for none). Beams of one request then stay where they are whatever their order, and only a beam
+ * whose parent has several children is copied. `slotOf` is changed in place; each group keeps its set of slots.
+ */
+export function keepRowsInPlace(slotOf: Int32Array, groups: readonly number[], sources: readonly number[]): void {
+  const slotsOf = new Map<number, Set<number>>();
+  slotOf.forEach((slot, i) => {
+    const slots = slotsOf.get(groups[i]) ?? new Set<number>();
+    slots.add(slot);
+    slotsOf.set(groups[i], slots);
+  });
+  const placed = new Uint8Array(slotOf.length);
+  sources.forEach((source, i) => {
+    const free = slotsOf.get(groups[i])!;
+    if (source < 0 || !free.has(source)) return;
+    slotOf[i] = source;
+    free.delete(source);
+    placed[i] = 1;
+  });
+  slotOf.forEach((_, i) => {
+    if (placed[i]) return;
+    const free = slotsOf.get(groups[i])!;
+    const [slot] = free;
+    slotOf[i] = slot;
+    free.delete(slot);
+  });
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moveRows, planRowMoves, scratchSize, type RowBlocks } from '../../../../../src/models/blip/runtime/row-moves.ts';
+import { keepRowsInPlace, moveRows, planRowMoves, scratchSize, type RowBlocks } from '../../../../../src/models/blip/runtime/row-moves.ts';
 import { createRandom } from '../../../generation/fake-decoder.ts';
 
 /** Rows of 2 blocks, 5 apart, of which 3 elements matter: element (row, block, i) holds row·100 + block·10 + i. */
@@ -60,6 +60,39 @@ describe('moveRows', () => {
       const moves = planRowMoves(sources);
       if (moves) moveRows(buffer, moves, LAYOUT, new Float32Array(scratchSize(moves, LAYOUT)));
       sources.forEach((source, row) => expect(rowOf(buffer, row), `trial ${trial}, row ${row}`).toEqual(rowOf(original, source < 0 ? row : source)));
+    }
+  });
+});
+
+describe('keepRowsInPlace', () => {
+  it('gives each row the slot its cache row is in when its group holds that slot', () => {
+    // Four beams of one request in reverse order: every beam stays where it is, nothing will be copied.
+    const reversed = Int32Array.from([0, 1, 2, 3]);
+    keepRowsInPlace(reversed, [7, 7, 7, 7], [3, 2, 1, 0]);
+    expect([...reversed]).toEqual([3, 2, 1, 0]);
+    // Two children of one parent: one stays, the other takes the group's other slot; a row of another group keeps
+    // its group's slot even when its cache row is elsewhere; a fresh row takes what is left.
+    const mixed = Int32Array.from([0, 1, 2, 3]);
+    keepRowsInPlace(mixed, [7, 7, 9, 9], [1, 1, 0, -1]);
+    expect([...mixed]).toEqual([1, 0, 2, 3]);
+  });
+
+  it('keeps the set of slots of every group, for random batches', () => {
+    const random = createRandom(5);
+    for (let trial = 0; trial < 100; trial++) {
+      const n = 1 + Math.floor(random() * 12);
+      const groups = Array.from({ length: n }, () => Math.floor(random() * 3));
+      const sources = Array.from({ length: n }, () => (random() < 0.2 ? -1 : Math.floor(random() * n)));
+      const slotOf = Int32Array.from({ length: n }, (_, i) => i).sort(() => random() - 0.5);
+      const before = new Map(groups.map((g) => [g, [...slotOf].filter((_, i) => groups[i] === g).sort()]));
+      keepRowsInPlace(slotOf, groups, sources);
+      for (const [g, slots] of before) expect([...slotOf].filter((_, i) => groups[i] === g).sort(), `trial ${trial}`).toEqual(slots);
+      // A row not in its cache row's slot could not have it: another row of its group sits there and came from it.
+      slotOf.forEach((slot, i) => {
+        if (sources[i] < 0 || slot === sources[i]) return;
+        const holder = [...slotOf].indexOf(sources[i]);
+        if (holder >= 0 && groups[holder] === groups[i]) expect(sources[holder]).toBe(sources[i]);
+      });
     }
   });
 });
