@@ -54,7 +54,8 @@ interface StepRow {
  * last token then joins the step. The step stays one token wide, so running rows never pay for a newcomer's prompt.
  *
  * Batch rows are not kept in the caller's row order: each row is placed in the slot of the cross-attention buffers
- * that already holds its context (see `CrossBatch`), and logits are returned in the caller's order.
+ * that already holds its context (see `CrossBatch`), among those preferably the one its cache row is in, and logits
+ * are returned in the caller's order.
  *
  * Contexts are registered up front (constructor) or while decoding (`addContext`), and named by index. The decoder
  * keeps its own record of each one (the caller's object is not changed): once a context has been copied into a slot
