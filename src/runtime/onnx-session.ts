@@ -96,6 +96,10 @@ export class OnnxSession {
     return this.session.inputNames;
   }
 
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
   async run(feeds: Feeds): Promise<Outputs> {
     try {
       return await this.session.run(feeds);

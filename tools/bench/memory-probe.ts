@@ -29,7 +29,7 @@ import { distinctImage, REPO } from './common.ts';
 
 const args = process.argv.slice(2);
 const values = (name: string) => args.flatMap((arg, i) => (arg === name ? [args[i + 1]] : []));
-const variants = values('--variant').length > 0 ? values('--variant') : ['/work/bench-cache/blip-image-captioning-base-random-v4', '/work/bench-cache/blip-image-captioning-base-random-int8-v4'];
+const variants = values('--variant').length > 0 ? values('--variant') : ['/work/bench-cache/blip-image-captioning-base-random-v5', '/work/bench-cache/blip-image-captioning-base-random-int8-v5'];
 const concurrencies = (values('--concurrency')[0] ?? '16,64').split(',').map(Number);
 const sequential = Number(values('--sequential')[0] ?? 8);
 const jsonFile = values('--json')[0];

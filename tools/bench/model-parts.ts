@@ -10,6 +10,7 @@ import type { Precision, VariantManifest } from '../../src/variant/manifest.ts';
 import { median, randomArray, round } from './common.ts';
 import { rotate, summarize, type Summary } from './stats.ts';
 import { decodeStepBytes as modelStepBytes } from '../../src/models/blip/runtime/decode-bytes.ts';
+import { grownColumns } from '../../src/models/blip/runtime/self-attention-cache.ts';
 import { decoderWeightBytesPerStep, readGraphShape, type StepBytes } from './step-bytes.ts';
 
 export const VISION_BATCHES = [1, 4, 8] as const;
@@ -141,7 +142,8 @@ export async function decodeStepBytes(dir: string, manifest: VariantManifest, ca
   const out: Record<number, StepBytes> = {};
   for (const rows of STEP_ROWS) {
     // The runtime's count of K/V and cache bytes; the weights counted from the graph itself (embedding rows only).
-    const { crossKv, selfCache } = modelStepBytes(manifest, rows, cachedTokens);
+    // The graph reads the cache buffer whole: the capacity the runtime holds at that length.
+    const { crossKv, selfCache } = modelStepBytes(manifest, rows, grownColumns(Math.ceil(cachedTokens), 0));
     const weights = decoderWeightBytesPerStep(shape.initializers, shape.nodes, rows);
     out[rows] = { weights, cross_kv: crossKv, self_cache: selfCache, total: weights + crossKv + selfCache };
   }

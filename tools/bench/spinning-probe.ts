@@ -14,7 +14,7 @@ import { randomArray } from './common.ts';
 import { summarize } from './stats.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { reps: { type: 'string', default: '4' } } });
-const dir = positionals[0] ?? '/work/bench-cache/blip-image-captioning-base-random-int8-v4';
+const dir = positionals[0] ?? '/work/bench-cache/blip-image-captioning-base-random-int8-v5';
 const reps = Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`Expected a positive integer for --reps but received ${values.reps}`);
 const manifest = await readManifest(dir);

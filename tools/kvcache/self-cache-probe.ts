@@ -3,12 +3,12 @@
  *
  * The decoder's self-attention with its cache alone, at blip-base shapes (12 layers, 12 heads of 64, one new token
  * per row), in four forms, to size what the per-step cache copy costs:
- *   - concat: what the converter emits: present = Concat(Gather(past, parents), new) as a graph output, attention
+ *   - concat: what the converter emitted up to version 4: present = Concat(Gather(past, parents), new) as a graph output, attention
  *     over it; ONNX Runtime allocates the outputs and the binding copies them into new JS buffers;
  *   - concat-pre: the same graph run with `session.run(feeds, fetches)` and the present outputs pre-allocated;
- *   - split: no cache copy at all (the lower bound of a cache the graph appends to in place): scores over the past
- *     and over the new token are computed apart and joined (a few floats per row), and only the new keys and values
- *     are output;
+ *   - split: no cache copy at all: scores over the past and over the new token are computed apart and joined (a few
+ *     floats per row), and only the new keys and values are output. Converter version 5 emits this form over the
+ *     runtime's capacity buffer (layers.ts `attendWithPast`); `--cache` here is then the buffer's capacity;
  *   - gqa: the contrib `com.microsoft.GroupQueryAttention` CPU kernel over a cache buffer of `--capacity` columns,
  *     passed as its past and, through `fetches`, as its present: ONNX Runtime then writes each row's new key and value
  *     in place at that row's length (`seqlens_k`) and copies nothing (checked: the feed buffer holds the new column).

@@ -13,13 +13,14 @@ export const DecoderIO = {
   inputIds: 'input_ids',
   positionIds: 'position_ids',
   selfBias: 'self_bias',
-  parents: 'parents',
   crossBias: 'cross_bias',
   logits: 'logits',
+  /** The self-attention cache buffer `[batch, heads, capacity, headDim]`, owned by the runtime and fed whole. */
   pastKey: (layer: number) => `past_key_${layer}`,
   pastValue: (layer: number) => `past_value_${layer}`,
-  presentKey: (layer: number) => `present_key_${layer}`,
-  presentValue: (layer: number) => `present_value_${layer}`,
+  /** The call's own keys and values `[batch, heads, sequence, headDim]`, which the runtime writes into its cache. */
+  newKey: (layer: number) => `new_key_${layer}`,
+  newValue: (layer: number) => `new_value_${layer}`,
   crossKey: (layer: number) => `cross_key_${layer}`,
   crossValue: (layer: number) => `cross_value_${layer}`,
   /** Variants with int8 cross K/V (manifest `crossKvPrecision`): the `[B,h,1,M]` scale of each key / value token. */

@@ -4,7 +4,7 @@ import type { GraphFiles } from '../../variant/manifest.ts';
 /**
  * Inputs on which a graph saved with prepacked weights must run exactly like its original (runtime/optimized-model.ts):
  * one row, which takes ONNX Runtime's matrix-vector path, and several rows, which takes the packed GEMM. Sizes follow
- * BLIP's graph contract (graph-names.ts): a decoder step's total length is its past plus its new positions.
+ * BLIP's graph contract (graph-names.ts): a decoder step's total length is its cache capacity plus its new positions.
  */
 export function verificationDims(graphs: GraphFiles): Record<string, DimensionSet[]> {
   const dims: Record<string, DimensionSet[]> = {
@@ -14,8 +14,8 @@ export function verificationDims(graphs: GraphFiles): Record<string, DimensionSe
       { batch: 2, encoder_sequence: 5 },
     ],
     [graphs.decoder]: [
-      { batch: 1, sequence: 1, past_batch: 1, past_sequence: 2, total_sequence: 3, encoder_sequence: 5 },
-      { batch: 3, sequence: 2, past_batch: 3, past_sequence: 2, total_sequence: 4, encoder_sequence: 5 },
+      { batch: 1, sequence: 1, capacity: 2, total_sequence: 3, encoder_sequence: 5 },
+      { batch: 3, sequence: 2, capacity: 2, total_sequence: 4, encoder_sequence: 5 },
     ],
   };
   if (graphs.questionEncoder) {

@@ -32,8 +32,10 @@ const FLOAT = 4;
  * - rows × per-row bytes, rows being `maxRows`, or MAX_BEAMS when larger (a beam request wider than `maxRows` still
  *   runs, alone). A row reads one cross-attention context (K/V of every layer over M encoder positions: the
  *   image tokens, or up to `tokenizer.maxLength` question tokens), held once: its slot in the decoder's batched
- *   input, the only copy once it is there (CrossBatch drops the context's own arrays). Its self-attention cache can
- *   reach `maxPositions` columns and exists twice during a step (the graph's past input and its present output).
+ *   input, the only copy once it is there (CrossBatch drops the context's own arrays). Its self-attention cache is
+ *   a buffer the graph reads in place (runtime/self-attention-cache.ts): a row spans at most `maxPositions` columns,
+ *   and the buffer doubles when full and cuts dead columns only once they are a quarter of it, so it is counted at
+ *   twice that.
  * - vision batch × activation bytes per image: ONNX Runtime's peak inside the vision encoder is the attention scores
  *   and their softmax (heads × T², three live at once) and the MLP's intermediate (T × 4·hidden, four live at once).
  *   Measured on blip-base fp32: 66 MB at batch 1, 73 MB per image at 8; this gives 76 MB.

@@ -22,8 +22,12 @@ import { WeightLoader } from './weight-loader.ts';
 import { writeSyntheticVocabulary } from './synthetic-vocabulary.ts';
 import { verificationDims } from '../verification-dims.ts';
 
-/** 3: saved optimized graphs (manifest `optimized`). */
-export const CONVERTER_VERSION = '4';
+/**
+ * 3: saved optimized graphs (manifest `optimized`). 5: the decoder step reads a runtime-owned self-attention cache
+ * buffer and outputs only its new keys and values (`new_key_i`), instead of gathering and concatenating the cache
+ * into `present_key_i`: folders of an older version must be converted again.
+ */
+export const CONVERTER_VERSION = '5';
 
 export type ConvertSource =
   | { kind: 'checkpoint'; dir: string }

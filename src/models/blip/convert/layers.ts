@@ -64,6 +64,32 @@ export function attend(g: GraphBuilder, q: string, keyT: string, v: string, scal
   return g.node('MatMul', [probs, v]);
 }
 
+/**
+ * `attend` over a past cache and the call's own positions without joining their keys or values: scores against the
+ * past `[B,h,d,P]`-transposed keys and against the new keys are computed apart and concatenated (a few floats per
+ * query), one softmax runs over both with `bias [B,1,S,P+S]`, and the two weighted sums of values are added. So no
+ * tensor of the cache's size is created: the past is only read (BLIP's decoder step; README, "Self-attention cache").
+ */
+export function attendWithPast(
+  g: GraphBuilder,
+  q: string,
+  past: { key: string; value: string },
+  fresh: { key: string; value: string },
+  scaling: AttentionScaling,
+  bias: string,
+): string {
+  const raw = g.node('Concat', [g.node('MatMul', [q, transposeKeys(g, past.key)]), g.node('MatMul', [q, transposeKeys(g, fresh.key)])], { axis: 3 });
+  const scaled =
+    scaling.kind === 'multiply'
+      ? g.node('Mul', [raw, g.scalar(scaling.headDim ** -0.5)])
+      : g.node('Div', [raw, g.scalar(Math.sqrt(scaling.headDim))]);
+  const probs = g.node('Softmax', [g.node('Add', [scaled, bias])], { axis: -1 });
+  const pastColumns = g.node('Shape', [past.key], { start: 2, end: 3 });
+  const pastProbs = g.node('Slice', [probs, g.ints([0]), pastColumns, g.ints([3])]);
+  const freshProbs = g.node('Slice', [probs, pastColumns, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([3])]);
+  return g.node('Add', [g.node('MatMul', [pastProbs, past.value]), g.node('MatMul', [freshProbs, fresh.value])]);
+}
+
 /** `[B,h,T,d]` → `[B,h,d,T]`. */
 export function transposeKeys(g: GraphBuilder, k: string): string {
   return g.node('Transpose', [k], { perm: [0, 1, 3, 2] });

@@ -1,6 +1,6 @@
 import type { BlipTextConfig } from '../checkpoint/blip-config.ts';
 import type { GraphBuilder } from '../../../onnx/graph-builder.ts';
-import { attend, attendInt8, gelu, layerNorm, linear, mergeHeads, quantizeSymmetric, splitHeads, transposeKeys, type QuantizedKv } from './layers.ts';
+import { attend, attendInt8, attendWithPast, gelu, layerNorm, linear, mergeHeads, quantizeSymmetric, splitHeads, transposeKeys, type QuantizedKv } from './layers.ts';
 import type { WeightLoader } from './weight-loader.ts';
 import { CrossKvIO, DecoderIO, QuestionEncoderIO } from '../graph-names.ts';
 import type { CrossKvPrecision } from '../../../variant/manifest.ts';
@@ -8,7 +8,8 @@ import type { CrossKvPrecision } from '../../../variant/manifest.ts';
 /**
  * The text side of BLIP as three graphs (see ../shared/docs/blip-spec.md §4):
  * - cross K/V: the cross-attention keys and values of every decoder layer, computed once per image (or question);
- * - decoder step: one step of the causal text decoder with a self-attention KV cache, returning last-position logits;
+ * - decoder step: one step of the causal text decoder over a self-attention KV cache it only reads, returning
+ *   last-position logits and the step's own keys and values;
  * - question encoder (VQA): the bidirectional text encoder with cross-attention to the image.
  */
 
@@ -99,11 +100,14 @@ async function selfAttentionOutput(g: GraphBuilder, w: WeightLoader, config: Bli
 }
 
 /**
- * One decoding step of BlipTextLMHeadModel over `seq` new tokens per row. The self-attention cache of the previous
- * step is first gathered by `parents` (row i continues previous row parents[i]: beams reorder, finished rows drop).
- * `self_bias [B,1,S,P+S]` and `cross_bias [B,1,1,M]` are additive masks (0 or −10000) built by the runtime, which lets
- * rows with different prompt lengths and padded questions share a batch. Only the last position's logits are output.
- * `kv` is the cross K/V precision of the matching cross K/V graph.
+ * One decoding step of BlipTextLMHeadModel over `seq` new tokens per row. The self-attention cache is a buffer the
+ * runtime owns, `past_key_i`/`past_value_i [B, h, capacity, d]` (row i of the batch is row i of the cache: beams are
+ * reordered by the runtime, in place), read and never copied: the graph outputs only the call's own keys and values
+ * (`new_key_i`/`new_value_i [B, h, seq, d]`), which the runtime writes into the buffer's next columns. So a step
+ * allocates nothing of the cache's size (README, "Self-attention cache"). `self_bias [B,1,S,capacity+S]` and
+ * `cross_bias [B,1,1,M]` are additive masks (0 or −10000) built by the runtime: they hide the unused and padding
+ * columns of the cache, and let rows with different prompt lengths and padded questions share a batch. Only the last
+ * position's logits are output. `kv` is the cross K/V precision of the matching cross K/V graph.
  */
 export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, config: BlipTextConfig, owner: 'text_decoder', kv: CrossKvPrecision = 'fp32'): Promise<void> {
   assertBuildable(kv);
@@ -112,14 +116,13 @@ export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, co
   const inputIds = g.input(DecoderIO.inputIds, 'int64', ['batch', 'sequence']);
   const positionIds = g.input(DecoderIO.positionIds, 'int64', ['batch', 'sequence']);
   const selfBias = g.input(DecoderIO.selfBias, 'float32', ['batch', 1, 'sequence', 'total_sequence']);
-  const parents = g.input(DecoderIO.parents, 'int64', ['batch']);
   const crossBias = g.input(DecoderIO.crossBias, 'float32', ['batch', 1, 1, 'encoder_sequence']);
 
   let x = await embed(g, w, config, trunk, inputIds, positionIds);
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const layer = `${trunk}.encoder.layer.${i}`;
-    const pastKey = g.input(DecoderIO.pastKey(i), 'float32', ['past_batch', heads, 'past_sequence', headDim]);
-    const pastValue = g.input(DecoderIO.pastValue(i), 'float32', ['past_batch', heads, 'past_sequence', headDim]);
+    const pastKey = g.input(DecoderIO.pastKey(i), 'float32', ['batch', heads, 'capacity', headDim]);
+    const pastValue = g.input(DecoderIO.pastValue(i), 'float32', ['batch', heads, 'capacity', headDim]);
     const kvType = kv === 'int8' ? 'int8' : 'float32';
     const crossKey = g.input(DecoderIO.crossKey(i), kvType, ['batch', heads, headDim, 'encoder_sequence']);
     const crossValue = g.input(DecoderIO.crossValue(i), kvType, ['batch', heads, 'encoder_sequence', headDim]);
@@ -137,12 +140,10 @@ export async function buildDecoderStepGraph(g: GraphBuilder, w: WeightLoader, co
     const q = splitHeads(g, await linear(g, w, x, `${layer}.attention.self.query`), heads, headDim);
     const k = splitHeads(g, await linear(g, w, x, `${layer}.attention.self.key`), heads, headDim);
     const v = splitHeads(g, await linear(g, w, x, `${layer}.attention.self.value`), heads, headDim);
-    const key = g.node('Concat', [g.node('Gather', [pastKey, parents], { axis: 0 }), k], { axis: 2 });
-    const value = g.node('Concat', [g.node('Gather', [pastValue, parents], { axis: 0 }), v], { axis: 2 });
-    g.output(key, DecoderIO.presentKey(i), 'float32', ['batch', heads, 'total_sequence', headDim]);
-    g.output(value, DecoderIO.presentValue(i), 'float32', ['batch', heads, 'total_sequence', headDim]);
+    g.output(k, DecoderIO.newKey(i), 'float32', ['batch', heads, 'sequence', headDim]);
+    g.output(v, DecoderIO.newValue(i), 'float32', ['batch', heads, 'sequence', headDim]);
 
-    const context = attend(g, q, transposeKeys(g, key), value, { kind: 'divide', headDim }, selfBias);
+    const context = attendWithPast(g, q, { key: pastKey, value: pastValue }, { key: k, value: v }, { kind: 'divide', headDim }, selfBias);
     const a = await selfAttentionOutput(g, w, config, layer, context, x);
     x = await crossAndFeedForward(g, w, config, layer, a, cross);
   }

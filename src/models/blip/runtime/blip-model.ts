@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { CrossKvIO, DecoderIO, QuestionEncoderIO, VISION_INPUT, VISION_OUTPUT } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, OnnxSession, type SessionOptions } from '../../../runtime/onnx-session.ts';
+import { ErrorCode, ServiceError } from '../../../errors.ts';
 import { chooseGraphFile, type LoadedFrom } from '../../../runtime/optimized-model.ts';
 import type { VariantManifest } from '../../../variant/manifest.ts';
 import { readCrossOutputs, splitCrossContexts, type CrossContext, type KvPrecision } from './cross-context.ts';
@@ -42,6 +43,7 @@ export class BlipModel {
         sessions.push(await OnnxSession.load(choice.file, graphOptions, choice.from === 'optimized'));
       }
       const [vision, crossKv, decoder, questionEncoder] = sessions;
+      assertDecoderForm(manifest, decoder);
       return new BlipModel(manifest, reason === undefined ? 'optimized' : 'original', vision, crossKv, decoder, questionEncoder);
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release()));
@@ -113,6 +115,20 @@ export class BlipModel {
   async release(): Promise<void> {
     await Promise.all([this.vision, this.crossKv, this.decoder, this.questionEncoder].map((s) => s?.release()));
   }
+}
+
+/**
+ * The decoder graph must return only its new keys and values (converter version 5): an older folder's graph gathers
+ * and returns the whole cache (`present_key_i`), which this runtime does not feed. Registry and hub installs are
+ * converted again on their own; a folder loaded as it is gets this error instead of a failure at the first request.
+ */
+function assertDecoderForm(manifest: VariantManifest, decoder: OnnxSession): void {
+  if (decoder.outputNames.includes(DecoderIO.newKey(0))) return;
+  throw new ServiceError(
+    ErrorCode.MODEL_LOAD_FAILED,
+    `${manifest.name}: its decoder graph (converter version ${manifest.converter.version}) returns the whole self-attention cache, which this runtime does not read; convert the variant again`,
+    { details: { file: decoder.file } },
+  );
 }
 
 function warnProcess(message: string): void {

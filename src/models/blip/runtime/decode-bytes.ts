@@ -1,15 +1,15 @@
 import type { VariantManifest } from '../../../variant/manifest.ts';
 
 /**
- * The memory one decode step must read, by kind, for `rows` rows whose self-attention cache is `cacheLength` long
- * and whose cross-attention contexts are `encoderLength` long (image tokens for captions). A decode step multiplies
+ * The memory one decode step must read, by kind, for `rows` rows whose self-attention cache buffer holds
+ * `cacheColumns` columns and whose cross-attention contexts are `encoderLength` long (image tokens for captions). A decode step multiplies
  * every row by every weight once and each row by its own cached K/V, so at small batch sizes its time is bounded by
  * these bytes over the memory bandwidth; step time next to them shows how close a step runs to that bound.
  *
  * Counted: the decoder's weights (its external data file, less the embedding tables, of which a step gathers only
  * `rows` rows), each row's cross-attention K/V at the variant's `crossKvPrecision` (with int8's per-token scales), and
- * each row's self-attention cache (float32, read by the graph's Gather and again by its Concat). Activations are left
- * out: they are a few hundred KB per row and stay in cache.
+ * each row's self-attention cache (float32, read once: the graph reads the runtime's buffer whole, unused capacity
+ * included, and copies none of it). Activations are left out: they are a few hundred KB per row and stay in cache.
  */
 export interface DecodeStepBytes {
   weights: number;
@@ -24,7 +24,7 @@ const FLOAT = 4;
 /** The manifest fields the counts read. */
 export type DecodeBytesManifest = Pick<VariantManifest, 'name' | 'graphs' | 'files' | 'dims' | 'crossKvPrecision'>;
 
-export function decodeStepBytes(manifest: DecodeBytesManifest, rows: number, cacheLength: number, encoderLength = manifest.dims.imageTokens): DecodeStepBytes {
+export function decodeStepBytes(manifest: DecodeBytesManifest, rows: number, cacheColumns: number, encoderLength = manifest.dims.imageTokens): DecodeStepBytes {
   const { textHidden, vocabSize, maxPositions } = manifest.dims;
   const data = manifest.files[`${manifest.graphs.decoder}.data`]?.bytes;
   if (data === undefined) throw new Error(`${manifest.name}: the manifest lists no weight file for ${manifest.graphs.decoder}`);
@@ -32,8 +32,7 @@ export function decodeStepBytes(manifest: DecodeBytesManifest, rows: number, cac
   const embeddingTables = (vocabSize + maxPositions) * textHidden * FLOAT;
   const weights = Math.max(0, data - embeddingTables);
   const crossKv = rows * crossContextBytes(manifest, encoderLength);
-  // Read twice per step: by the graph's Gather of the rows' caches and again by its Concat with the new token.
-  const selfCache = 2 * rows * selfAttentionBytes(manifest, cacheLength);
+  const selfCache = rows * selfAttentionBytes(manifest, cacheColumns);
   return { weights, crossKv, selfCache, total: weights + crossKv + selfCache };
 }
 

@@ -2,7 +2,8 @@ import type * as ort from 'onnxruntime-node';
 import { DecoderIO } from '../graph-names.ts';
 import { floatData, floatTensor, int64Tensor, type Feeds, type OnnxSession } from '../../../runtime/onnx-session.ts';
 import { CrossBatch, kvBytes, MASKED, type CrossContext, type CrossNames, type KvPrecision } from './cross-context.ts';
-import { compactPast, mergePasts, type Past } from './self-attention-cache.ts';
+import { SelfAttentionCache, type NewColumns } from './self-attention-cache.ts';
+import { keepRowsInPlace } from './row-moves.ts';
 import type { PromptRow, TokenDecoder } from '../../../generation/token-decoder.ts';
 
 export interface DecoderDims {
@@ -16,7 +17,10 @@ export interface DecoderDims {
 }
 
 export interface DecoderOptions {
-  /** Rows the decoder is expected to hold at most (the engine's batch bound): cross buffers grow up to it at once. */
+  /**
+   * Rows the decoder is expected to hold at most (the engine's batch bound): the cross-attention and self-attention
+   * buffers grow up to it at once.
+   */
   capacityHint?: number;
 }
 
@@ -28,31 +32,30 @@ const CROSS_NAMES: CrossNames = {
   bias: DecoderIO.crossBias,
 };
 
-/** One row of a decoder call of width 1: the cache row it continues (`gather`) and sees, and its token. */
+/** One row of a decoder call of width 1: the cache row it continues (`source`; −1: none), and its token. */
 interface StepRow {
-  gather: number;
-  /** Sees none of the cache (an admitted one-token prompt). */
-  fresh: boolean;
+  source: number;
   token: number;
   position: number;
   context: number;
 }
 
 /**
- * `TokenDecoder` over the decoder step graph. It keeps, per live row, the attention mask of its cache, its next
- * position id and its context; the self-attention cache itself stays in the tensors the graph returned, gathered by
- * the graph from `parents`. Masked cache positions get exactly zero attention weight, so rows with different prompt
- * lengths, admitted at different steps, compute what they would compute alone.
+ * `TokenDecoder` over the decoder step graph. It keeps, per live row, its next position id and its context, and the
+ * self-attention cache in a `SelfAttentionCache`: buffers the graph reads whole and never copies, into which the
+ * decoder writes each call's new keys and values, and in which it reorders rows (beams) in place before a call.
+ * Masked cache positions get exactly zero attention weight, so rows with different prompt lengths, admitted at
+ * different steps, compute what they would compute alone.
  *
  * Continuous batching (`step`): an admitted row with a one-token prompt (every VQA row, captions without a prompt) is
- * just one more row of the step: its `parents` entry names any cached row and its mask hides that row's whole cache,
- * so the graph's own Gather extends the batch and nothing is copied in JS. A longer prompt is first run alone (all
- * but its last token, one extra call for the rows admitted together), and its cache is concatenated in JS to the
- * running rows' cache, the shorter side left-padded with masked columns; its last token then joins the step. The
- * step stays one token wide, so running rows never pay for a newcomer's prompt length.
+ * just one more row of the step, whose mask hides the whole cache. A longer prompt is first run alone (all but its
+ * last token, one extra call for the rows admitted together), and its keys and values are written into free rows of
+ * the cache, left-padded with masked columns (or the cache grows to its length, masked for the running rows); its
+ * last token then joins the step. The step stays one token wide, so running rows never pay for a newcomer's prompt.
  *
  * Batch rows are not kept in the caller's row order: each row is placed in the slot of the cross-attention buffers
- * that already holds its context (see `CrossBatch`), and logits are returned in the caller's order.
+ * that already holds its context (see `CrossBatch`), among those preferably the one its cache row is in, and logits
+ * are returned in the caller's order.
  *
  * Contexts are registered up front (constructor) or while decoding (`addContext`), and named by index. The decoder
  * keeps its own record of each one (the caller's object is not changed): once a context has been copied into a slot
@@ -71,7 +74,7 @@ export class OnnxTokenDecoder implements TokenDecoder {
   /** Per batch row of the last call: its context id and its next position id. */
   private rowContexts: number[] = [];
   private rowPositions: Int32Array = new Int32Array(0);
-  private past: Past | undefined;
+  private readonly cache: SelfAttentionCache;
   private broken: Error | undefined;
 
   constructor(
@@ -87,6 +90,7 @@ export class OnnxTokenDecoder implements TokenDecoder {
       return id !== undefined && !this.released.has(id);
     };
     this.cross = new CrossBatch(dims.layers, dims.heads, dims.headDim, options.capacityHint, dims.crossKv, retained);
+    this.cache = new SelfAttentionCache(dims, options.capacityHint);
     for (const context of contexts) this.addContext(context);
   }
 
@@ -95,9 +99,14 @@ export class OnnxTokenDecoder implements TokenDecoder {
     return this.slotOf.length;
   }
 
-  /** Length of the self-attention cache (padding and masked columns included). */
+  /** Length of the self-attention cache (padding and masked columns included, unused capacity not). */
   get cacheLength(): number {
-    return this.past?.length ?? 0;
+    return this.cache.length;
+  }
+
+  /** Columns the self-attention cache's buffers hold: what the graph reads per row and layer. */
+  get cacheCapacity(): number {
+    return this.cache.capacity;
   }
 
   /** Registered contexts (released ones still read by a live row included). */
@@ -136,7 +145,7 @@ export class OnnxTokenDecoder implements TokenDecoder {
     this.slotOf = new Int32Array(0);
     this.rowContexts = [];
     this.rowPositions = new Int32Array(0);
-    this.past = undefined;
+    this.cache.clear();
     this.cross.clear();
     this.forgetReleased();
   }
@@ -183,12 +192,12 @@ export class OnnxTokenDecoder implements TokenDecoder {
   /** Every row starts from its prompt: one call as wide as the longest prompt, shorter ones left-padded and masked. */
   private async startRows(rows: ReadonlyArray<PromptRow>): Promise<Float32Array> {
     const slotOf = this.cross.arrange(rows.map((row) => this.contextOf(row.context)));
-    const { logits, past } = await this.runPrompts(rows, slotOf, this.cross);
+    const { logits, columns } = await this.runPrompts(rows, slotOf, this.cross);
+    this.cache.reset(columns);
     this.commit(
       slotOf,
       rows.map((row) => row.context),
       rows.map((row) => row.tokens.length),
-      past,
     );
     return reorderRows(logits, slotOf, this.vocabSize);
   }
@@ -196,61 +205,71 @@ export class OnnxTokenDecoder implements TokenDecoder {
   /** Running rows take one token each; admitted rows join (see the class comment); one call of width 1. */
   private async continueRows(parents: ReadonlyArray<number>, tokens: ReadonlyArray<number>, admitted: ReadonlyArray<PromptRow>): Promise<Float32Array> {
     const parentSlots = parents.map((p) => this.slotOf[p]);
-    const compacted = compactPast(this.past as Past, parentSlots, this.dims);
-    let past = compacted.past;
+    const cache = this.cache;
+    cache.compact(parentSlots);
     const rows: StepRow[] = parents.map((_, i) => {
       const slot = parentSlots[i];
-      return { gather: compacted.rowOf[slot], fresh: false, token: tokens[i], position: this.rowPositions[slot], context: this.rowContexts[slot] };
+      return { source: slot, token: tokens[i], position: this.rowPositions[slot], context: this.rowContexts[slot] };
     });
     const long = admitted.flatMap((row, i) => (row.tokens.length > 1 ? [i] : []));
     let prefilledRowOf = new Int32Array(0);
     if (long.length > 0) {
-      // All but the last prompt token, alone; then that cache goes after the running rows' cache.
+      // All but the last prompt token, alone; then those keys and values go into free rows of the cache.
       const heads = long.map((i) => ({ context: admitted[i].context, tokens: admitted[i].tokens.slice(0, -1) }));
       const prefillCross = new CrossBatch(this.dims.layers, this.dims.heads, this.dims.headDim, 0, this.dims.crossKv);
       // The running batch may hold a context only in its slot: the prefill reads it there (views, no copy).
       const order = prefillCross.arrange(heads.map((row) => this.cross.readable(this.contextOf(row.context))));
-      const prefilled = (await this.runPrompts(heads, order, prefillCross)).past;
+      const prefilled = (await this.runPrompts(heads, order, prefillCross)).columns;
       prefillCross.clear();
-      prefilledRowOf = order.map((row) => past.rows + row);
-      past = mergePasts(past, prefilled, this.dims);
+      const rowOf = cache.admit(prefilled, parentSlots);
+      prefilledRowOf = order.map((row) => rowOf[row]);
     }
     let j = 0;
     for (const row of admitted) {
       const last = row.tokens.length - 1;
-      // A one-token prompt sees none of the cache: any row will do for the gather.
-      rows.push({ gather: last > 0 ? prefilledRowOf[j++] : 0, fresh: last === 0, token: row.tokens[last], position: last, context: row.context });
+      // A one-token prompt sees none of the cache.
+      rows.push({ source: last > 0 ? prefilledRowOf[j++] : -1, token: row.tokens[last], position: last, context: row.context });
     }
 
     const slotOf = this.cross.arrange(rows.map((row) => this.contextOf(row.context)));
+    // Rows of one context may take any of its slots: each keeps its cache row where it can, so beams move only when
+    // a parent has several children.
+    keepRowsInPlace(
+      slotOf,
+      rows.map((row) => row.context),
+      rows.map((row) => row.source),
+    );
     const batch = rows.length;
-    const total = past.length + 1;
     const ids = new Array<number>(batch);
     const positions = new Array<number>(batch);
-    const gather = new Array<number>(batch);
-    const masks = new Uint8Array(batch * total);
+    const sources = new Int32Array(batch);
     rows.forEach((row, i) => {
       const s = slotOf[i];
       ids[s] = row.token;
       positions[s] = row.position;
-      gather[s] = row.gather;
-      if (!row.fresh) masks.set(past.masks.subarray(row.gather * past.length, (row.gather + 1) * past.length), s * total);
-      masks[s * total + total - 1] = 1;
+      sources[s] = row.source;
     });
+    cache.reorder(sources);
+    // Each row sees the cache columns its mask names, and its own new position (the last column).
+    const capacity = cache.capacity;
+    const total = capacity + 1;
     const bias = new Float32Array(batch * total);
-    for (let k = 0; k < masks.length; k++) bias[k] = masks[k] === 1 ? 0 : MASKED;
-    const out = await this.run({ ids, positions, width: 1, bias, gather, batch, past, cross: this.cross });
+    for (let s = 0; s < batch; s++) {
+      const mask = cache.mask(s);
+      for (let k = 0; k < capacity; k++) bias[s * total + k] = mask[k] === 1 ? 0 : MASKED;
+    }
+    const out = await this.run({ ids, positions, width: 1, bias, batch, past: cache.feeds(batch), cross: this.cross });
+    cache.append({ ...out.columns, masks: new Uint8Array(batch).fill(1) });
     this.commit(
       slotOf,
       rows.map((row) => row.context),
       rows.map((row) => row.position + 1),
-      { keys: out.keys, values: out.values, masks, rows: batch, length: total },
     );
     return reorderRows(out.logits, slotOf, this.vocabSize);
   }
 
   /** Prompts from an empty cache, in batch rows `slotOf` of `cross`: returns the last positions' logits (slot order). */
-  private async runPrompts(rows: ReadonlyArray<PromptRow>, slotOf: Int32Array, cross: CrossBatch): Promise<{ logits: Float32Array; past: Past }> {
+  private async runPrompts(rows: ReadonlyArray<PromptRow>, slotOf: Int32Array, cross: CrossBatch): Promise<{ logits: Float32Array; columns: NewColumns }> {
     const batch = rows.length;
     const width = Math.max(...rows.map((row) => row.tokens.length));
     const ids = new Array<number>(batch * width).fill(this.dims.padTokenId);
@@ -265,16 +284,21 @@ export class OnnxTokenDecoder implements TokenDecoder {
         masks[s * width + offset + k] = 1;
       });
     });
-    // Query q of a row sees its own prompt positions up to q.
-    const bias = new Float32Array(batch * width * width).fill(MASKED);
+    // The past is one masked column of zeros, not an empty one: ONNX Runtime's batched float MatMul over K = 0 zeroes
+    // only the first matrix of its output (onnxruntime's cpu/math/matmul.cc), so P·V over an empty past is not safe.
+    // Query q of a row sees its own prompt positions up to q (columns 1…width).
+    const total = width + 1;
+    const bias = new Float32Array(batch * width * total).fill(MASKED);
     for (let s = 0; s < batch; s++) {
       for (let q = 0; q < width; q++) {
-        for (let j = 0; j <= q; j++) if (masks[s * width + j] === 1) bias[(s * width + q) * width + j] = 0;
+        for (let j = 0; j <= q; j++) if (masks[s * width + j] === 1) bias[(s * width + q) * total + 1 + j] = 0;
       }
     }
-    const gather = Array.from({ length: batch }, (_, s) => s);
-    const out = await this.run({ ids, positions, width, bias, gather, batch, past: undefined, cross });
-    return { logits: out.logits, past: { keys: out.keys, values: out.values, masks, rows: batch, length: width } };
+    const { heads, headDim, layers } = this.dims;
+    const none = floatTensor(new Float32Array(batch * heads * headDim), [batch, heads, 1, headDim]);
+    const past = { keys: new Array<ort.Tensor>(layers).fill(none), values: new Array<ort.Tensor>(layers).fill(none) };
+    const out = await this.run({ ids, positions, width, bias, batch, past, cross });
+    return { logits: out.logits, columns: { ...out.columns, masks } };
   }
 
   private async run(call: {
@@ -282,36 +306,37 @@ export class OnnxTokenDecoder implements TokenDecoder {
     positions: number[];
     width: number;
     bias: Float32Array;
-    gather: number[];
     batch: number;
-    past: Past | undefined;
+    past: { keys: ort.Tensor[]; values: ort.Tensor[] };
     cross: CrossBatch;
-  }): Promise<{ logits: Float32Array; keys: ort.Tensor[]; values: ort.Tensor[] }> {
-    const { ids, positions, width, bias, gather, batch, past } = call;
+  }): Promise<{ logits: Float32Array; columns: Omit<NewColumns, 'masks'> }> {
+    const { ids, positions, width, bias, batch, past } = call;
     const total = bias.length / (batch * width);
-    const { heads, headDim, layers } = this.dims;
+    const { layers } = this.dims;
     const feeds: Feeds = {
       [DecoderIO.inputIds]: int64Tensor(ids, [batch, width]),
       [DecoderIO.positionIds]: int64Tensor(positions, [batch, width]),
       [DecoderIO.selfBias]: floatTensor(bias, [batch, 1, width, total]),
-      [DecoderIO.parents]: int64Tensor(gather, [batch]),
       ...call.cross.feeds(batch, CROSS_NAMES),
     };
-    const empty = past ? undefined : floatTensor(new Float32Array(0), [batch, heads, 0, headDim]);
     for (let layer = 0; layer < layers; layer++) {
-      feeds[DecoderIO.pastKey(layer)] = past ? past.keys[layer] : (empty as ort.Tensor);
-      feeds[DecoderIO.pastValue(layer)] = past ? past.values[layer] : (empty as ort.Tensor);
+      feeds[DecoderIO.pastKey(layer)] = past.keys[layer];
+      feeds[DecoderIO.pastValue(layer)] = past.values[layer];
     }
     const out = await this.session.run(feeds);
     return {
       logits: floatData(out[DecoderIO.logits]),
-      keys: Array.from({ length: layers }, (_, layer) => out[DecoderIO.presentKey(layer)]),
-      values: Array.from({ length: layers }, (_, layer) => out[DecoderIO.presentValue(layer)]),
+      columns: {
+        keys: Array.from({ length: layers }, (_, layer) => out[DecoderIO.newKey(layer)]),
+        values: Array.from({ length: layers }, (_, layer) => out[DecoderIO.newValue(layer)]),
+        rows: batch,
+        width,
+      },
     };
   }
 
   // Private: the state after a call; `contexts` and `nextPositions` are in the caller's row order.
-  private commit(slotOf: Int32Array, contexts: readonly number[], nextPositions: readonly number[], past: Past): void {
+  private commit(slotOf: Int32Array, contexts: readonly number[], nextPositions: readonly number[]): void {
     this.slotOf = slotOf;
     this.rowContexts = new Array<number>(slotOf.length);
     this.rowPositions = new Int32Array(slotOf.length);
@@ -319,7 +344,6 @@ export class OnnxTokenDecoder implements TokenDecoder {
       this.rowContexts[s] = contexts[i];
       this.rowPositions[s] = nextPositions[i];
     });
-    this.past = past;
     this.forgetReleased();
   }
 

@@ -21,8 +21,8 @@ describe('decodeStepBytes', () => {
     // K and V of 12 layers over 577 tokens (the 42.5 MB per row the issue quotes), and the row's attention mask.
     expect(one.crossKv).toBe(12 * 2 * 577 * 768 * 4 + 577 * 4);
     expect(one.crossKv / 1e6).toBeCloseTo(42.5, 1);
-    // The cache of 10 tokens, read by the Gather and again by the Concat.
-    expect(one.selfCache).toBe(2 * 12 * 2 * 10 * 768 * 4);
+    // The cache buffer of 10 columns, keys and values of 12 layers, read once.
+    expect(one.selfCache).toBe(12 * 2 * 10 * 768 * 4);
     const sixteen = decodeStepBytes(manifest(tables + 400e6), 16, 10);
     expect(sixteen.weights).toBe(400e6);
     expect(sixteen.crossKv).toBe(16 * one.crossKv);
