@@ -38,22 +38,15 @@ RUN ["node", "bin/blip-gateway.mjs", "prepare"]
 
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
-# MALLOC_MMAP_THRESHOLD_: glibc serves every allocation of 2 MiB or more (many-row cross-attention batches, big
-# activations) with its own mapping, returned to the system when freed; one image's tensors (1.8 MB at blip-base fp32)
-# stay in the heap, reused (at 1 MiB each was a fresh mapping: fp32 c16 30,000 page faults per caption against 9,000,
-# 15.5-18.7 s per 16 captions against 11.9-13.4). Without it glibc raises the threshold as large
-# blocks are freed and keeps them in its heaps, fragmented: blip-base fp32 peaked at 2521 MiB RSS at concurrency 64
-# instead of 2219 (1.18 × its concurrency-16 peak instead of 1.06). Its CPU cost (each vision activation of 1 MiB or
-# more faulting its pages at every run: int8 c1 0.9–1.1 s of CPU per caption instead of 0.75) is gone since the vision
-# encoder keeps ONNX Runtime's arena; README "Memory budget" has the table of settings tried (tools/bench/memory-probe.ts --env).
-# GLIBC_TUNABLES glibc.malloc.hugetlb=1: those mappings get transparent huge pages. Loading a variant allocates, fills
-# and frees one buffer per weight (ONNX Runtime prepacks every weight at session creation, even from saved prepacked
-# graphs); with a fresh 4 KiB-page mapping for each, the page faults made a blip-base fp32 load cost 4.0 s of CPU
-# instead of 1.5 s without the threshold; huge pages bring it to 2.3 s, RSS unchanged (README "Cold start").
+# GLIBC_TUNABLES glibc.malloc.hugetlb=1: glibc's large mappings get transparent huge pages. Loading a variant
+# allocates, fills and frees one buffer per weight (ONNX Runtime prepacks every weight at session creation, even from
+# saved prepacked graphs); in 4 KiB pages their faults are a large part of a load (README "Where a load's time goes").
+# No fixed MALLOC_MMAP_THRESHOLD_: it made each of those buffers a fresh mapping (blip-base fp32 load 1.9 s of CPU with
+# 2 MiB against 1.0 s without), and since the cross K/V runs one image at a time and the self-attention cache is
+# updated in place it no longer lowered peak RSS (README "Memory budget" has every setting tried).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000 \
-    MALLOC_MMAP_THRESHOLD_=2097152 \
     GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 # A user of its own with a fixed numeric id, so that Kubernetes' runAsNonRoot can verify it.
 RUN groupadd --system --gid 10001 blip && useradd --system --uid 10001 --gid blip --no-create-home --shell /usr/sbin/nologin blip

@@ -90,6 +90,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         return Object.fromEntries(entries);
       },
       ...(shared.redisHealth ? { redisHealth: shared.redisHealth } : {}),
+      ...(spares ? { spareWorkerReady: () => spares.isReady() } : {}),
     });
     for (const name of config.models.preload) await registry.load(name);
     const { images } = shared;

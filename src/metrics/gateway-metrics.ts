@@ -12,6 +12,8 @@ export interface MetricsSources {
   embeddingCacheBytes(): Promise<Record<string, number>>;
   /** The Redis connection, when REDIS_URL is set. */
   redisHealth?(): RedisHealth;
+  /** Whether a spare inference worker has finished importing, when spare workers are on (SPARE_WORKER). */
+  spareWorkerReady?(): boolean;
 }
 
 /** Seconds: from a cached 5 ms answer to a minute-long beam search on a large model. */
@@ -96,6 +98,17 @@ export class GatewayMetrics {
         registers,
         collect() {
           this.set(health().status === 'ready' ? 1 : 0);
+        },
+      });
+    }
+    const spareWorkerReady = sources.spareWorkerReady;
+    if (spareWorkerReady) {
+      new Gauge({
+        name: 'blip_spare_worker_ready',
+        help: '1 while a spare inference worker has imported its modules and waits for the next load, else 0',
+        registers,
+        collect() {
+          this.set(spareWorkerReady() ? 1 : 0);
         },
       });
     }

@@ -11,6 +11,9 @@ import type { ServingProcess } from './serving-process.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export const LOAD_METRIC = 'blip_model_load_seconds';
+const SPARE_READY_METRIC = 'blip_spare_worker_ready';
+/** A spare imports in about a second here; far longer means it is not coming (it died, or SPARE_WORKER is off). */
+const SPARE_WAIT_MS = 60_000;
 
 const LOAD = 'mutation($name: String!) { loadModel(name: $name) { state } }';
 const UNLOAD = 'mutation($name: String!) { unloadModel(name: $name) { state } }';
@@ -22,9 +25,14 @@ export interface LoadTimes {
   client: Summary;
 }
 
-/** One unload + load; the server's measured milliseconds and the client's. */
+/**
+ * One unload + load; the server's measured milliseconds and the client's. The load starts once the server's spare
+ * worker has finished importing (its /metrics gauge), as a load finds it unless another load has just ended: loads
+ * back to back would time the spare's imports, not the variant's.
+ */
 export async function timeOneLoad(server: ServingProcess): Promise<{ metricMs: number; clientMs: number }> {
   await unload(server);
+  await spareReady(server);
   const before = readHistogram(await server.metrics(), LOAD_METRIC, { variant: server.name });
   const t0 = performance.now();
   await server.graphql(LOAD, { name: server.name });
@@ -32,6 +40,18 @@ export async function timeOneLoad(server: ServingProcess): Promise<{ metricMs: n
   const d = diffHistogram(before, readHistogram(await server.metrics(), LOAD_METRIC, { variant: server.name }));
   if (d.count !== 1) throw new Error(`${server.name}: expected one load in ${LOAD_METRIC} but the server recorded ${d.count}`);
   return { metricMs: d.sum * 1000, clientMs };
+}
+
+/** Waits until the server reports a spare worker ready to take the next load. */
+async function spareReady(server: ServingProcess): Promise<void> {
+  const deadline = performance.now() + SPARE_WAIT_MS;
+  for (;;) {
+    const match = new RegExp(`^${SPARE_READY_METRIC} (\\S+)$`, 'm').exec(await server.metrics());
+    if (!match) throw new Error(`${server.name}: /metrics has no ${SPARE_READY_METRIC} (spare workers off?)`);
+    if (Number(match[1]) === 1) return;
+    if (performance.now() > deadline) throw new Error(`${server.name}: no spare worker ready after ${SPARE_WAIT_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /**

@@ -6,7 +6,10 @@ import type { WorkerMessage } from './protocol.ts';
  * One inference worker thread started before it is needed. A new worker spends most of a second importing its
  * modules (tsx, onnxruntime-node, sharp, the family's runtime) before it can create a single session, and the server
  * starts one at every load, including every reload after an eviction under the memory budget. A spare has already
- * paid that: `take()` hands it over (it then gets its variant with a `load` message) and starts the next spare at once.
+ * paid that: `take()` hands it over (it then gets its variant with a `load` message), and `restock()` starts the next
+ * spare once that load has settled. Not at once: on a 2-core machine the next spare's imports (tsx, V8 compilation)
+ * slowed the load they overlapped by about 200 ms (int8 blip-base in the server, 1.08–1.18 s against 0.86–0.95 s).
+ * The price: loads back to back (a sequential PRELOAD_MODELS) find the next spare still importing.
  *
  * A spare waits idle (a few tens of MB: a V8 isolate and the loaded native modules) and never keeps the process alive.
  */
@@ -14,6 +17,8 @@ export class SpareWorker {
   private spare: Worker | undefined;
   /** Settles when the waiting spare has imported its modules (true) or is gone before that (false). */
   private spareReady: Promise<boolean> = Promise.resolve(false);
+  /** Whether the waiting spare has finished importing, as of now (the `blip_spare_worker_ready` gauge). */
+  private imported = false;
   private closed = false;
 
   constructor(private readonly startSpare: () => Worker) {}
@@ -37,14 +42,27 @@ export class SpareWorker {
     return this.spareReady;
   }
 
-  /** The waiting spare (its variant still to be sent), or undefined when there is none; starts the next one. */
+  /** Whether a spare has finished importing and waits for a variant, now, without waiting. */
+  isReady(): boolean {
+    return this.spare !== undefined && this.imported;
+  }
+
+  /**
+   * The waiting spare (its variant still to be sent), or undefined when there is none. The next spare starts when
+   * the caller's load has settled (`restock`), not now: its imports would compete with the load for the CPU.
+   */
   take(): Worker | undefined {
     const worker = this.spare;
     this.spare = undefined;
     this.spareReady = Promise.resolve(false);
+    this.imported = false;
     worker?.ref();
-    this.replenish();
     return worker;
+  }
+
+  /** Starts the next spare after a load that took one (or found none) has finished, either way. */
+  restock(): void {
+    this.replenish();
   }
 
   /**
@@ -56,6 +74,7 @@ export class SpareWorker {
     const worker = this.spare;
     this.spare = undefined;
     this.spareReady = Promise.resolve(false);
+    this.imported = false;
     if (!worker) return 'none';
     return stopWorker(worker, forceAfterMs);
   }
@@ -71,10 +90,12 @@ export class SpareWorker {
     worker.once('exit', forget);
     worker.on('error', forget);
     this.spare = worker;
+    this.imported = false;
     this.spareReady = new Promise((resolve) => {
       const onMessage = (message: WorkerMessage) => {
         if (message.type !== 'spare-ready') return;
         worker.off('message', onMessage);
+        if (this.spare === worker) this.imported = true;
         resolve(true);
       };
       worker.on('message', onMessage);

@@ -64,7 +64,7 @@ export class WorkerBackend implements ModelBackend {
     const spare = spares?.take();
     if (spare) spare.postMessage({ type: 'load', data } satisfies WorkerAssignment);
     const worker = spare ?? startWorker(ENTRY, data, `inference:${variantDir}`);
-    const manifest = await new Promise<VariantManifest>((resolve, reject) => {
+    const loaded = new Promise<VariantManifest>((resolve, reject) => {
       const onExit = (code: number) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} exited during load (code ${code})`));
       worker.once('error', (error) => reject(new ServiceError(ErrorCode.MODEL_LOAD_FAILED, `inference worker for ${variantDir} failed: ${error.message}`, { cause: error })));
       worker.once('exit', onExit);
@@ -82,6 +82,7 @@ export class WorkerBackend implements ModelBackend {
       };
       worker.on('message', onMessage);
     });
+    const manifest = await loaded.finally(() => spares?.restock());
     return new WorkerBackend(worker, manifest);
   }
 

@@ -21,13 +21,16 @@ describe('spare inference worker', () => {
     spares = undefined;
   });
 
-  it('a load takes the waiting spare (the same thread), which captions exactly as a fresh worker; the next spare is started at once', async () => {
+  it('a load takes the waiting spare (the same thread), which captions exactly as a fresh worker; the next spare starts when the load has finished', async () => {
     spares = WorkerBackend.spareWorkers();
     spares.prime();
     const primed = spares.waitingThreadId();
     expect(primed).toEqual(expect.any(Number));
 
-    const viaSpare = await WorkerBackend.start(variants.caption, options, undefined, spares);
+    const loading = WorkerBackend.start(variants.caption, options, undefined, spares);
+    // Taken, and no replacement importing beside the load.
+    expect(spares.waitingThreadId()).toBeUndefined();
+    const viaSpare = await loading;
     backends.push(viaSpare);
     expect(viaSpare.threadId).toBe(primed);
     const next = spares.waitingThreadId();
@@ -49,20 +52,28 @@ describe('spare inference worker', () => {
     expect(second.threadId).toBe(next);
   });
 
-  it('ready() says when the waiting spare has imported its modules; a load from a ready spare works, and a closed keeper has none', async () => {
+  it('ready() and isReady() say when the waiting spare has imported its modules; a load from a ready spare works, and a closed keeper has none', async () => {
     spares = WorkerBackend.spareWorkers();
     expect(await spares.ready()).toBe(false);
+    expect(spares.isReady()).toBe(false);
     spares.prime();
+    // Still importing: isReady() does not wait.
+    expect(spares.isReady()).toBe(false);
     const primed = spares.waitingThreadId();
     expect(await spares.ready()).toBe(true);
-    const backend = await WorkerBackend.start(variants.caption, options, undefined, spares);
+    expect(spares.isReady()).toBe(true);
+    const loading = WorkerBackend.start(variants.caption, options, undefined, spares);
+    expect(spares.isReady()).toBe(false);
+    const backend = await loading;
     backends.push(backend);
     expect(backend.threadId).toBe(primed);
     expect((await resultOf(backend.submit(item()))).ok).toBe(true);
-    // The replacement started by the load becomes ready in turn; after close there is none.
+    // The replacement started after the load becomes ready in turn; after close there is none.
     expect(await spares.ready()).toBe(true);
+    expect(spares.isReady()).toBe(true);
     await spares.close();
     expect(await spares.ready()).toBe(false);
+    expect(spares.isReady()).toBe(false);
   });
 
   it('a load that fails in a spare fails exactly as in a fresh worker, and the next load still works', async () => {

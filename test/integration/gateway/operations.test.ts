@@ -105,6 +105,17 @@ describe('operations: metrics, request logs, readiness, security headers', () =>
     expect(m.has('nodejs_eventloop_lag_seconds')).toBe(true);
   });
 
+  it('blip_spare_worker_ready reaches 1 once the spare started after the last load has imported its modules', async () => {
+    // Spare workers are on by default (SPARE_WORKER); both default variants were loaded by the first requests.
+    let ready: number | undefined;
+    for (let attempt = 0; attempt < 120 && ready !== 1; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      ready = (await scrape(t.url)).get('blip_spare_worker_ready');
+      expect([0, 1]).toContain(ready);
+    }
+    expect(ready).toBe(1);
+  });
+
   it('writes exactly one JSON line per request, with its id, operation, variant, status and codes, and no image data', async () => {
     const image = base64Image('gradient_64x48.png');
     const before = requestLines(log.lines()).length;
