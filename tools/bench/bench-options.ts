@@ -30,6 +30,8 @@ export interface BenchOptions {
   c1Requests: number;
   /** With --c1-only: also serve each precision with ONNX Runtime's spinning off, interleaved. */
   spinningAB: boolean;
+  /** Only the loading time in the server (loads-phase.ts): `loads` timed loads per precision. */
+  loadsOnly: boolean;
   /** Requests of the concurrency-64 cell per batched process (0: skipped). */
   c64Requests: number;
   /** Loads timed per precision. */
@@ -40,7 +42,7 @@ export interface BenchOptions {
 
 export const USAGE = `npm run bench -- [--quick] [--large | --config-file PATH] [--reps N] [--precision fp32|int8|both]
   [--torch] [--cold-disk] [--phased | --no-phased] [--cache DIR] [--json FILE] [--prepare-only]
-  [--c1-only [--c1-requests N] [--spinning-ab]]`;
+  [--c1-only [--c1-requests N] [--spinning-ab]] [--loads-only]`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values: a } = parseArgs({
@@ -59,6 +61,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'c1-only': { type: 'boolean', default: false },
       'c1-requests': { type: 'string' },
       'spinning-ab': { type: 'boolean', default: false },
+      'loads-only': { type: 'boolean', default: false },
       phased: { type: 'boolean' },
       'no-phased': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -76,6 +79,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   const c1Requests = a['c1-requests'] === undefined ? 20 : Number(a['c1-requests']);
   if (!Number.isInteger(c1Requests) || c1Requests < 1) throw new Error(`Expected a positive integer for --c1-requests but received ${a['c1-requests']}`);
   if ((a['c1-requests'] !== undefined || a['spinning-ab']) && !a['c1-only']) throw new Error('Expected --c1-requests and --spinning-ab only with --c1-only');
+  if (a['loads-only'] && a['c1-only']) throw new Error('Expected --loads-only or --c1-only, not both');
   if (a.large && a['config-file']) throw new Error('Expected --large or --config-file, not both');
   const precisions: Precision[] = a.precision === 'both' ? ['fp32', 'int8'] : a.precision === 'fp32' || a.precision === 'int8' ? [a.precision] : [];
   if (precisions.length === 0) throw new Error(`Expected fp32, int8 or both for --precision but received ${a.precision}`);
@@ -100,9 +104,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     c1Only: a['c1-only'] ?? false,
     c1Requests,
     spinningAB: a['spinning-ab'] ?? false,
+    loadsOnly: a['loads-only'] ?? false,
     phased: a['no-phased'] ? false : (a.phased ?? a.large ?? false),
     c64Requests: quick ? 64 : 128,
-    loads: quick ? 1 : 3,
+    // Alone, loads are cheap: more of them for a steadier median.
+    loads: quick ? 1 : a['loads-only'] ? 7 : 3,
     qualityImages: quick ? 2 : 8,
     qualitySteps: quick ? 5 : 20,
   };

@@ -7,6 +7,7 @@
  *   the runtime alone, (f) the PyTorch side-by-side (`--torch`), (g) caption throughput and p50/p95 latency over real
  *   HTTP GraphQL at concurrency 1, 4, 16 with batching on and off, each variant in its own serving process (peak RSS,
  *   encoder pass sizes, a concurrency-64 cell), (h) loading time in the server.
+ * `--c1-only` and `--loads-only` measure one part alone (c1-phase.ts, loads-phase.ts).
  * Captions are forced to a fixed length (min = max = 20 tokens) because random weights rarely emit [SEP].
  */
 import 'reflect-metadata';
@@ -18,6 +19,7 @@ import { readManifest } from '../../src/variant/manifest.ts';
 import { measureInt8Quality } from '../quality/int8-quality.ts';
 import { estimateMinutes, parseBenchOptions } from './bench-options.ts';
 import { formatC1, runC1Phase } from './c1-phase.ts';
+import { formatLoads, runLoadsPhase } from './loads-phase.ts';
 import { buildRandomModel, round } from './common.ts';
 import { measureGemm } from './gemm-probe.ts';
 import { requestsPerCell } from './http-cells.ts';
@@ -61,6 +63,19 @@ if (o.c1Only) {
   process.stdout.write(formatC1(c1, raw, loadAverage));
   if (o.json) {
     const result = { model: o.config, mode: 'c1-only', precisions: o.precisions, tokens_per_caption: TOKENS, load_average: loadAverage, raw_caption_ms: raw, c1 };
+    await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${o.json}`);
+  }
+  log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
+  process.exit(0);
+}
+if (o.loadsOnly) {
+  const loads = await runLoadsPhase({ precisions: o.precisions, dirs, description: `${o.config}, random weights`, loads: o.loads, coldDisk: o.coldDisk, log });
+  const loadAverage = { start: loadStart, end: loadavg() };
+  process.stdout.write(formatLoads(o.config, loads, loadAverage));
+  if (o.json) {
+    const load_ms = Object.fromEntries(Object.entries(loads.loads).map(([p, t]) => [p, t.metric.median]));
+    const result = { model: o.config, mode: 'loads-only', precisions: o.precisions, load_average: loadAverage, load_ms, load_ms_stats: loads.loads, cold_load_ms: loads.coldLoads };
     await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     log(`wrote ${o.json}`);
   }
