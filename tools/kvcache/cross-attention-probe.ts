@@ -14,7 +14,15 @@
  *   - fp32-kq / int8-kq: the cache as the GEMM's A side, N = 1 (K `[B,h,M,d]` · qᵀ, then Vᵀ `[B,h,d,M]` · pᵀ), so
  *     the per-call B panel is the 64-float query, not the 577-token cache; int8-kq stores u8 codes (zero point 128);
  *   - floor: no attention, one ReduceSum over every layer's keys and values: what just reading them costs (the
- *     bandwidth bound a form could reach).
+ *     bandwidth bound a form could reach);
+ *   - absorbed / absorbed-int8: no K/V at all; each row's image embedding E `[B,M,768]` (fp32, or int8 codes with one
+ *     scale per token) and per-layer constant Wk, Wv, bv, with the math of absorbed-attention.ts (scores = (q·Wkᵀ)·Eᵀ,
+ *     out = (p·E)·Wv + bv). They read E once per call plus 2 × 768² weight floats per layer whatever the row count
+ *     (the "const MB" column); absorbed-check.ts checks they compute what fp32 / int8 compute;
+ *   - absorbed-kq: absorbed with E as the GEMMs' A side (E·Q'ᵀ, Eᵀ·Pᵀ), E fed in both layouts;
+ *   - absorbed-int8w: absorbed-int8 with the Wk and Wv products as MatMulInteger over int8 weights too (one scale per
+ *     output column), as an int8 model quantizes its constant-weight MatMuls;
+ *   - absorbed-int8w-kq: absorbed-int8w with E's codes as MatMulInteger's A side (u8, zero point 128).
  * Layers are chained (layer l+1's query is layer l's output) so nothing runs in parallel that a decode step would not.
  * Forms and row counts are interleaved within every repetition; prints median [min–max] wall and CPU ms per call and
  * the K/V bytes one call reads (CPU time of this process: on a shared core, wall time counts other processes). A
@@ -29,6 +37,7 @@ import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
 import { WeightFile } from '../../src/onnx/weight-file.ts';
 import { attend, attendInt8 } from '../../src/models/blip/convert/layers.ts';
 import { median, medianRange, randn } from '../profiling/probe-math.ts';
+import { addAbsorbedLayer, attendAbsorbed, attendAbsorbedInt8, attendAbsorbedInt8Kq, attendAbsorbedKq, layerWeights, quantizePerToken, toOffsetBytes, transposeTokens } from './absorbed-attention.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,7 +54,9 @@ const HEADS = 12;
 const HEAD_DIM = 64;
 const LAYERS = Number(args.layers);
 const M = Number(args.tokens);
-type Form = 'fp32' | 'int8' | 'fp16' | 'fp32-kt' | 'mha' | 'fp32-mulsum' | 'fp32-kq' | 'int8-kq' | 'floor';
+type Form = 'fp32' | 'int8' | 'fp16' | 'fp32-kt' | 'mha' | 'fp32-mulsum' | 'fp32-kq' | 'int8-kq' | 'floor' | 'absorbed' | 'absorbed-kq' | 'absorbed-int8' | 'absorbed-int8w' | 'absorbed-int8w-kq';
+const WIDTH = HEADS * HEAD_DIM;
+const SHAPE = { heads: HEADS, headDim: HEAD_DIM };
 const FORMS = args.forms!.split(',') as Form[];
 const ROWS = args.rows!.split(',').map(Number);
 
@@ -55,8 +66,22 @@ function buildGraph(form: Form, dir: string): Uint8Array {
   const bias = g.input('bias', 'float32', ['batch', 1, 1, M]);
   const scaling = { kind: 'divide' as const, headDim: HEAD_DIM };
   if (form === 'mha') q = g.node('Reshape', [q, g.ints([0, 1, HEADS * HEAD_DIM])]);
+  // The absorbed forms' E and its transpose, shared by the layers (absorbed: a Transpose the optimizer folds into the
+  // MatMuls as transB; the others: a second input, see transposeTokens).
+  const absorbed = form.startsWith('absorbed');
+  const int8E = form.startsWith('absorbed-int8');
+  const eType = form === 'absorbed-int8w-kq' ? 'uint8' : int8E ? 'int8' : 'float32';
+  const e = absorbed ? g.input('e', eType, ['batch', M, WIDTH]) : '';
+  const eT = form === 'absorbed' ? g.node('Transpose', [e], { perm: [0, 2, 1] }) : absorbed ? g.input('et', eType, ['batch', WIDTH, M]) : '';
+  const eScale = int8E ? g.input('es', 'float32', ['batch', 1, M]) : '';
   for (let l = 0; l < LAYERS; l++) {
-    if (form === 'floor') {
+    if (absorbed) {
+      const layer = addAbsorbedLayer(g, SHAPE, layerWeights(SHAPE, l), l, form.startsWith('absorbed-int8w'));
+      if (form === 'absorbed') q = attendAbsorbed(g, SHAPE, q, e, eT, layer, bias);
+      else if (form === 'absorbed-kq') q = attendAbsorbedKq(g, SHAPE, q, e, eT, layer, bias);
+      else if (form === 'absorbed-int8w-kq') q = attendAbsorbedInt8Kq(g, SHAPE, q, { codes: e, codesT: eT, scale: eScale }, layer, bias);
+      else q = attendAbsorbedInt8(g, SHAPE, q, { codes: e, codesT: eT, scale: eScale }, layer, bias);
+    } else if (form === 'floor') {
       // Not attention: one ReduceSum over each layer's keys and values, the cost of just reading them (bandwidth floor).
       const k = g.input(`k${l}`, 'float32', ['batch', HEADS, HEAD_DIM, M]);
       const v = g.input(`v${l}`, 'float32', ['batch', HEADS, M, HEAD_DIM]);
@@ -142,6 +167,23 @@ function feeds(form: Form, rows: number): Record<string, ort.Tensor> {
     q: new ort.Tensor('float32', randn(rows * HEADS * HEAD_DIM, 7), [rows, HEADS, 1, HEAD_DIM]),
     bias: new ort.Tensor('float32', new Float32Array(rows * M), [rows, 1, 1, M]),
   };
+  if (form === 'absorbed') return { ...out, e: new ort.Tensor('float32', randn(rows * M * WIDTH, 300), [rows, M, WIDTH]) };
+  if (form === 'absorbed-kq') {
+    const e = randn(rows * M * WIDTH, 300);
+    return { ...out, e: new ort.Tensor('float32', e, [rows, M, WIDTH]), et: new ort.Tensor('float32', transposeTokens(e, rows, M, WIDTH), [rows, WIDTH, M]) };
+  }
+  if (form.startsWith('absorbed-int8')) {
+    const quantized = quantizePerToken(randn(rows * M * WIDTH, 300), WIDTH);
+    const codesT = transposeTokens(quantized.codes, rows, M, WIDTH);
+    const tensor = (codes: Int8Array, dims: number[]) =>
+      form === 'absorbed-int8w-kq' ? new ort.Tensor('uint8', toOffsetBytes(codes), dims) : new ort.Tensor('int8', codes, dims);
+    return {
+      ...out,
+      e: tensor(quantized.codes, [rows, M, WIDTH]),
+      et: tensor(codesT, [rows, WIDTH, M]),
+      es: new ort.Tensor('float32', quantized.scale, [rows, 1, M]),
+    };
+  }
   for (let l = 0; l < LAYERS; l++) {
     const k = randn(per, 100 + l);
     const v = randn(per, 200 + l);
@@ -169,11 +211,23 @@ function feeds(form: Form, rows: number): Record<string, ort.Tensor> {
   return out;
 }
 
-const BYTES = { fp32: 4, floor: 4, 'fp32-kt': 4, mha: 4, 'fp32-mulsum': 4, 'fp32-kq': 4, fp16: 2, int8: 1, 'int8-kq': 1 };
-/** K/V bytes one call reads: keys + values of every layer (+ two float scales per token and head for int8). */
+const BYTES: Record<string, number> = { fp32: 4, floor: 4, 'fp32-kt': 4, mha: 4, 'fp32-mulsum': 4, 'fp32-kq': 4, fp16: 2, int8: 1, 'int8-kq': 1 };
+/**
+ * K/V bytes one call reads: keys + values of every layer (+ two float scales per token and head for int8); for the
+ * absorbed forms, E instead (+ one float scale per token for int8).
+ */
 function kvBytes(form: Form, rows: number): number {
+  if (form === 'absorbed') return rows * M * WIDTH * 4;
+  if (form === 'absorbed-kq') return rows * M * WIDTH * 8; // E in both layouts
+  if (form.startsWith('absorbed-int8')) return rows * M * (2 * WIDTH + 4); // codes in both layouts + scales
   const elements = rows * LAYERS * 2 * HEADS * M * HEAD_DIM;
   return elements * BYTES[form] + (form.startsWith('int8') ? rows * LAYERS * 2 * HEADS * M * 4 : 0);
+}
+
+/** Constant bytes one call reads whatever the row count: the absorbed forms' Wk and Wv of every layer (fp32 or int8). */
+function constBytes(form: Form): number {
+  if (form.startsWith('absorbed-int8w')) return LAYERS * 2 * WIDTH * (WIDTH + 4);
+  return form.startsWith('absorbed') ? LAYERS * 2 * WIDTH * WIDTH * 4 : 0;
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'cross-probe-'));
@@ -206,14 +260,16 @@ try {
     }
   }
   console.log(`cross-attention, ${LAYERS} layers × ${HEADS} heads × ${HEAD_DIM}, ${M} tokens, ${args.threads} thread(s), ${args.reps} interleaved reps of ${args.calls} calls`);
-  console.log('rows | form | K/V MB read | wall ms median [min–max] | GB/s (K/V only, median wall) | CPU ms median [min–max] | GB/s (median CPU)');
+  // GB/s counts every byte a call must read: K/V (or E) plus the absorbed forms' weights.
+  console.log('rows | form | K/V MB read (absorbed: E) | const MB | wall ms median [min–max] | GB/s (all read, median wall) | CPU ms median [min–max] | GB/s (median CPU)');
   for (const rows of ROWS) {
     for (const form of FORMS) {
       const t = times.get(`${form}/${rows}`)!;
       const c = cpu.get(`${form}/${rows}`)!;
       const mb = kvBytes(form, rows) / 1e6;
+      const all = mb + constBytes(form) / 1e6;
       const range = (xs: number[]) => medianRange(xs, 2);
-      console.log(`${rows} | ${form} | ${mb.toFixed(1)} | ${range(t)} | ${(mb / median(t)).toFixed(1)} | ${range(c)} | ${(mb / median(c)).toFixed(1)}`);
+      console.log(`${rows} | ${form} | ${mb.toFixed(1)} | ${(constBytes(form) / 1e6).toFixed(1)} | ${range(t)} | ${(all / median(t)).toFixed(1)} | ${range(c)} | ${(all / median(c)).toFixed(1)}`);
     }
   }
   for (const s of sessions.values()) await s.release();
