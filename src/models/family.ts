@@ -22,7 +22,10 @@ export interface ModelFamily {
 }
 
 /** The runtime settings a working-memory bound depends on. */
-export type WorkingMemorySettings = Pick<RuntimeOptions, 'maxRows' | 'maxAdmitPerStep' | 'maxVisionBatch' | 'embeddingCacheBytes'>;
+export type WorkingMemorySettings = Pick<RuntimeOptions, 'maxRows' | 'maxAdmitPerStep' | 'maxVisionBatch' | 'embeddingCacheBytes'> & {
+  /** The most items one submitted group holds (the gateway's DataLoader `batching.maxBatchSize`): admitted whole. */
+  maxGroupItems?: number;
+};
 
 export interface WorkingMemory {
   totalBytes: number;

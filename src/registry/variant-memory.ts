@@ -33,7 +33,7 @@ export function variantMemory(entry: RegistryEntry, pipeline: RuntimeOptions, fa
   const installation = entry.installation;
   if (installation.status !== 'installed') return null;
   const family = families?.[installation.manifest.family];
-  const settings: WorkingMemorySettings = runtimeSettings(entry, pipeline);
+  const settings: WorkingMemorySettings = { ...runtimeSettings(entry, pipeline), maxGroupItems: entry.config.batching.maxBatchSize };
   const working = family ? family.workingMemory(installation.manifest, settings) : { totalBytes: 0, parts: {} };
   return { weightBytes: installation.bytes, workingBytes: working.totalBytes, totalBytes: installation.bytes + working.totalBytes, workingParts: working.parts };
 }

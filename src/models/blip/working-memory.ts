@@ -6,7 +6,14 @@ import { crossContextBytes, selfAttentionBytes } from './runtime/decode-bytes.ts
 /** The engine settings that bound a BLIP variant's working memory, with the defaults the runtime applies. */
 export const BLIP_MEMORY_DEFAULTS = {
   maxRows: 16,
-  maxAdmitPerStep: 8,
+  // 4, not 8: an admitted image's fp32 context (42.5 MB at blip-base) is held on its own until the next step copies it
+  // into a slot, beside the batch it joins. blip-base fp32 at concurrency 16 (`npm run bench:memory`, two runs each,
+  // quiet machine): peak RSS 1799 / 1832 MiB against 2289 / 2266, in the same time (10.9 / 11.4 s per 16 captions
+  // against 11.2 / 10.8); int8 814 against 856 MiB.
+  maxAdmitPerStep: 4,
+  // A submitted group is admitted whole (one encoder pass), even when larger than maxAdmitPerStep: the gateway's
+  // groups are its DataLoader batches (registry DEFAULT_BATCHING.maxBatchSize).
+  maxGroupItems: 8,
   // One image per vision run: on CPU an image costs more in a batch (blip-base fp32 720 ms alone, 877 ms per image
   // at 4, 1288 at 8; int8 303 / 393 / 495: `npm run bench`), and its activations stay those of one image.
   maxVisionBatch: 1,
@@ -39,7 +46,8 @@ const FLOAT = 4;
  * - vision batch × activation bytes per image: ONNX Runtime's peak inside the vision encoder is the attention scores
  *   and their softmax (heads × T², three live at once) and the MLP's intermediate (T × 4·hidden, four live at once).
  *   Measured on blip-base fp32: 66 MB at batch 1, 73 MB per image at 8; this gives 76 MB.
- * - admitted per step × (pixels + embedding + context): an encoder pass decodes every newcomer's image first and
+ * - admitted per pass × (pixels + embedding + context), that many being `maxAdmitPerStep` or the largest submitted
+ *   group (`maxGroupItems`), which goes whole: an encoder pass decodes every newcomer's image first and
  *   keeps the embeddings until their cross K/V is computed; a newcomer's context is held on its own (the cross K/V
  *   graph's output) until the next step copies it into a slot.
  * - the embedding cache's byte limit.
@@ -47,7 +55,7 @@ const FLOAT = 4;
  */
 export function blipWorkingMemory(manifest: VariantManifest, settings: WorkingMemorySettings = {}): WorkingMemory {
   const rows = Math.max(settings.maxRows ?? BLIP_MEMORY_DEFAULTS.maxRows, MAX_BEAMS);
-  const admitted = settings.maxAdmitPerStep ?? BLIP_MEMORY_DEFAULTS.maxAdmitPerStep;
+  const admitted = Math.max(settings.maxAdmitPerStep ?? BLIP_MEMORY_DEFAULTS.maxAdmitPerStep, settings.maxGroupItems ?? BLIP_MEMORY_DEFAULTS.maxGroupItems);
   const visionBatch = settings.maxVisionBatch ?? BLIP_MEMORY_DEFAULTS.maxVisionBatch;
   const cacheBytes = settings.embeddingCacheBytes ?? BLIP_MEMORY_DEFAULTS.embeddingCacheBytes;
   const { dims, preprocess } = manifest;

@@ -4,6 +4,7 @@ import { BLIP_MEMORY_DEFAULTS, blipWorkingMemory, FIXED_OVERHEAD_BYTES } from '.
 import { crossContextBytes, selfAttentionBytes } from '../../../../src/models/blip/runtime/decode-bytes.ts';
 import { MAX_BEAMS } from '../../../../src/models/blip/engine/request-plan.ts';
 import type { VariantManifest } from '../../../../src/variant/manifest.ts';
+import { DEFAULT_BATCHING } from '../../../../src/registry/variant-config.ts';
 
 /** Only what the bound reads: 2 text layers of width 16, 5 image tokens of width 128 (2 vision heads of 64), 10 positions. */
 function manifest(task: 'caption' | 'vqa', crossKvPrecision?: string): VariantManifest {
@@ -30,7 +31,7 @@ describe('BLIP working-memory bound', () => {
   });
 
   it('sums rows × per-row bytes, vision batch × activations, admitted images, the cache and the fixed overhead', () => {
-    const bound = blipWorkingMemory(manifest('caption'), { maxRows: 20, maxAdmitPerStep: 4, maxVisionBatch: 2, embeddingCacheBytes: 1000 });
+    const bound = blipWorkingMemory(manifest('caption'), { maxRows: 20, maxAdmitPerStep: 4, maxGroupItems: 4, maxVisionBatch: 2, embeddingCacheBytes: 1000 });
     // Per row: one copy of its 1300-byte context (its slot) and two of its 2560-byte cache at 10 positions.
     const perRow = 1300 + 2 * 2560;
     // Per image in the encoder: activations 4 × (3 × 2 heads × 5² + 4 × 5 × 4 × 128); pixels 4 × 3 × 8 × 8 and
@@ -38,6 +39,15 @@ describe('BLIP working-memory bound', () => {
     const activations = 4 * (150 + 10_240);
     expect(bound.parts).toEqual({ rows: 20 * perRow, visionBatch: 2 * activations, admittedImages: 4 * (768 + 2560 + 1300), embeddingCache: 1000, fixed: FIXED_OVERHEAD_BYTES });
     expect(bound.totalBytes).toBe(20 * 6420 + 2 * 41_560 + 4 * 4628 + 1000 + FIXED_OVERHEAD_BYTES);
+  });
+
+  it('counts the images of a whole submitted group when it is larger than maxAdmitPerStep (a group is never split)', () => {
+    const settings = { maxRows: 20, maxAdmitPerStep: 4, maxVisionBatch: 2, embeddingCacheBytes: 1000 };
+    expect(blipWorkingMemory(manifest('caption'), { ...settings, maxGroupItems: 6 }).parts.admittedImages).toBe(6 * 4628);
+    expect(blipWorkingMemory(manifest('caption'), { ...settings, maxGroupItems: 2 }).parts.admittedImages).toBe(4 * 4628);
+    // Without the setting: the gateway's default DataLoader batch, 8, against the default 4 per step.
+    expect(BLIP_MEMORY_DEFAULTS).toMatchObject({ maxAdmitPerStep: 4, maxGroupItems: DEFAULT_BATCHING.maxBatchSize });
+    expect(blipWorkingMemory(manifest('caption'), { maxRows: 20, maxVisionBatch: 2, embeddingCacheBytes: 1000 }).parts.admittedImages).toBe(8 * 4628);
   });
 
   it('counts MAX_BEAMS rows when maxRows is smaller: a wider beam request still runs, alone', () => {
