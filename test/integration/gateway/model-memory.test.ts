@@ -30,7 +30,8 @@ describe('Model.memory and the memory budget over HTTP', () => {
     const demo = models.find((m) => m.name === 'blip-demo')!;
     const manifest = JSON.parse(await readFile(join(t.registryDir, 'blip-demo', 'manifest.json'), 'utf8'));
     const variant = JSON.parse(await readFile(join(t.registryDir, 'blip-demo', 'variant.json'), 'utf8'));
-    const working = blipWorkingMemory(manifest, { maxRows: variant.batching?.maxRows ?? DEFAULT_BATCHING.maxRows }).totalBytes;
+    const batching = { ...DEFAULT_BATCHING, ...variant.batching };
+    const working = blipWorkingMemory(manifest, { maxRows: batching.maxRows, maxGroupItems: batching.maxBatchSize }).totalBytes;
     expect(demo.memory).toEqual({ weightBytes: demo.bytes, workingBytes: working, totalBytes: demo.bytes! + working });
     for (const model of models) {
       if (model.installed) expect(model.memory!.totalBytes).toBe(model.memory!.weightBytes + model.memory!.workingBytes);
