@@ -9,6 +9,7 @@
  * and absorbed-check.ts; nothing in src/ uses it.
  */
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
+import { quantizeRows } from '../../src/models/blip/convert/layers.ts';
 import { randn } from '../profiling/probe-math.ts';
 
 /** Cross-attention shape: `heads` of `headDim`, model width `heads · headDim`. */
@@ -176,17 +177,6 @@ export interface QuantizedE {
   scale: string;
 }
 
-/**
- * Unsigned codes of `x` per row (last axis), one zero point for all, as MatMulInteger's A side takes them (the same
- * scheme as the converter's attendInt8: signed values centre on 128, non-negative ones use 0…255).
- */
-function quantizeRows(g: GraphBuilder, x: string, signed: boolean): { codes: string; scale: string; zeroPoint: string } {
-  const top = g.node('ReduceMax', [signed ? g.node('Abs', [x]) : x], { axes: [-1], keepdims: 1 });
-  const scale = g.node('Div', [g.node('Max', [top, g.scalar(1e-30)]), g.scalar(signed ? 127 : 255)]);
-  const rounded = g.node('Round', [g.node('Div', [x, scale])]);
-  const codes = g.node('Cast', [signed ? g.node('Add', [rounded, g.scalar(128)]) : rounded], { to: 2 });
-  return { codes, scale, zeroPoint: g.byte(signed ? 128 : 0) };
-}
 
 /**
  * Absorbed cross-attention over int8 E: Q' is quantized per (row, head) and Q'·Eᵀ runs as MatMulInteger (u8·s8),

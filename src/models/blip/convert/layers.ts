@@ -124,7 +124,7 @@ export interface QuantizedKv {
  * side of MatMulInteger, whose CPU kernel takes a single zero point for A. `signed` codes centre on 128 (x ≈ (c − 128)
  * · scale); non-negative `x` (probabilities) use the whole 0…255 range with zero point 0.
  */
-function quantizeRows(g: GraphBuilder, x: string, signed: boolean): { codes: string; scale: string; zeroPoint: string } {
+export function quantizeRows(g: GraphBuilder, x: string, signed: boolean): { codes: string; scale: string; zeroPoint: string } {
   const top = g.node('ReduceMax', [signed ? g.node('Abs', [x]) : x], { axes: [-1], keepdims: 1 });
   const scale = g.node('Div', [g.node('Max', [top, g.scalar(1e-30)]), g.scalar(signed ? 127 : 255)]);
   const rounded = g.node('Round', [g.node('Div', [x, scale])]);
