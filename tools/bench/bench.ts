@@ -60,27 +60,13 @@ if (o.c1Only) {
   const raw = await measureRawCaptions(o.precisions.map((p) => ({ precision: p, dir: dirs[p] })), 5, TOKENS, log);
   const c1 = await runC1Phase({ precisions: o.precisions, dirs, description: `${o.config}, random weights`, requests: o.c1Requests, tokens: TOKENS, raw, spinningAB: o.spinningAB, log });
   const loadAverage = { start: loadStart, end: loadavg() };
-  process.stdout.write(formatC1(c1, raw, loadAverage));
-  if (o.json) {
-    const result = { model: o.config, mode: 'c1-only', precisions: o.precisions, tokens_per_caption: TOKENS, load_average: loadAverage, raw_caption_ms: raw, c1 };
-    await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
-    log(`wrote ${o.json}`);
-  }
-  log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
-  process.exit(0);
+  await finishPart(formatC1(c1, raw, loadAverage), { model: o.config, mode: 'c1-only', precisions: o.precisions, tokens_per_caption: TOKENS, load_average: loadAverage, raw_caption_ms: raw, c1 });
 }
 if (o.loadsOnly) {
   const loads = await runLoadsPhase({ precisions: o.precisions, dirs, description: `${o.config}, random weights`, loads: o.loads, coldDisk: o.coldDisk, log });
   const loadAverage = { start: loadStart, end: loadavg() };
-  process.stdout.write(formatLoads(o.config, loads, loadAverage));
-  if (o.json) {
-    const load_ms = Object.fromEntries(Object.entries(loads.loads).map(([p, t]) => [p, t.metric.median]));
-    const result = { model: o.config, mode: 'loads-only', precisions: o.precisions, load_average: loadAverage, load_ms, load_ms_stats: loads.loads, cold_load_ms: loads.coldLoads };
-    await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
-    log(`wrote ${o.json}`);
-  }
-  log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
-  process.exit(0);
+  const load_ms = Object.fromEntries(Object.entries(loads.loads).map(([p, t]) => [p, t.metric.median]));
+  await finishPart(formatLoads(o.config, loads, loadAverage), { model: o.config, mode: 'loads-only', precisions: o.precisions, load_average: loadAverage, load_ms, load_ms_stats: loads.loads, cold_load_ms: loads.coldLoads });
 }
 log(`estimated duration on a quiet machine: about ${Math.ceil(estimateMinutes(o, (c) => requestsPerCell(c, o.quick)))} min (${o.reps} repetition(s), ${o.precisions.join(' + ')}${o.torch ? ', torch' : ''})`);
 
@@ -160,6 +146,17 @@ log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
 process.exit(0);
 
 /** Waits (at most `seconds`) for the 1-minute load average to fall to 0.5. */
+/** Ends a run that measured one part alone (--c1-only, --loads-only): its report, its JSON with --json, exit. */
+async function finishPart(report: string, result: object): Promise<never> {
+  process.stdout.write(report);
+  if (o.json) {
+    await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${o.json}`);
+  }
+  log(`done in ${round((performance.now() - started) / 60_000, 1)} min`);
+  process.exit(0);
+}
+
 async function waitForQuiet(seconds: number): Promise<void> {
   const until = performance.now() + seconds * 1000;
   log(`waiting up to ${seconds} s for the load average to settle after the conversion (now ${loadavg()[0].toFixed(2)})`);

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { diffHistogram, readHistogram } from './prometheus.ts';
+import { diffHistogram, readHistogram, readSample } from './prometheus.ts';
 import type { ServingProcess } from './serving-process.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -46,9 +46,9 @@ export async function timeOneLoad(server: ServingProcess): Promise<{ metricMs: n
 async function spareReady(server: ServingProcess): Promise<void> {
   const deadline = performance.now() + SPARE_WAIT_MS;
   for (;;) {
-    const match = new RegExp(`^${SPARE_READY_METRIC} (\\S+)$`, 'm').exec(await server.metrics());
-    if (!match) throw new Error(`${server.name}: /metrics has no ${SPARE_READY_METRIC} (spare workers off?)`);
-    if (Number(match[1]) === 1) return;
+    const ready = readSample(await server.metrics(), SPARE_READY_METRIC);
+    if (ready === undefined) throw new Error(`${server.name}: /metrics has no ${SPARE_READY_METRIC} (spare workers off?)`);
+    if (ready === 1) return;
     if (performance.now() > deadline) throw new Error(`${server.name}: no spare worker ready after ${SPARE_WAIT_MS / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -1,6 +1,6 @@
 /**
- * Reading the server's Prometheus histograms (GET /metrics, text format 0.0.4) for one label value, and the difference
- * between two scrapes: what a stretch of the bench made the server record (encoder pass sizes, load times).
+ * Reading the server's Prometheus histograms and gauges (GET /metrics, text format 0.0.4) for one label value, and the
+ * difference between two scrapes: what a stretch of the bench made the server record (encoder pass sizes, load times).
  */
 
 export interface HistogramSnapshot {
@@ -13,6 +13,20 @@ export interface HistogramSnapshot {
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
+/** Every sample line of the text format: its metric name, its labels and its value. */
+function* samples(text: string): Generator<{ metric: string; labels: Record<string, string>; value: number }> {
+  for (const line of text.split('\n')) {
+    const m = LINE.exec(line);
+    if (!m) continue;
+    const [, metric, labelText = '', value] = m;
+    const labels: Record<string, string> = {};
+    for (const l of labelText.matchAll(LABEL)) labels[l[1]] = l[2];
+    yield { metric, labels, value: Number(value) };
+  }
+}
+
+const hasLabels = (found: Record<string, string>, wanted: Record<string, string>) => Object.entries(wanted).every(([k, v]) => found[k] === v);
+
 /**
  * The histogram `name` for the series whose labels include `labels` (e.g. `{ variant: 'x' }`). A histogram the
  * server never observed for those labels reads as empty (no buckets, zero sum and count): prom-client prints a series
@@ -22,20 +36,20 @@ export function readHistogram(text: string, name: string, labels: Record<string,
   const buckets = new Map<number, number>();
   let sum = 0;
   let count = 0;
-  for (const line of text.split('\n')) {
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const [, metric, labelText = '', value] = m;
+  for (const { metric, labels: found, value } of samples(text)) {
     if (metric !== `${name}_bucket` && metric !== `${name}_sum` && metric !== `${name}_count`) continue;
-    const found: Record<string, string> = {};
-    for (const l of labelText.matchAll(LABEL)) found[l[1]] = l[2];
-    if (!Object.entries(labels).every(([k, v]) => found[k] === v)) continue;
-    const number = Number(value);
-    if (metric === `${name}_sum`) sum = number;
-    else if (metric === `${name}_count`) count = number;
-    else buckets.set(found.le === '+Inf' ? Infinity : Number(found.le), number);
+    if (!hasLabels(found, labels)) continue;
+    if (metric === `${name}_sum`) sum = value;
+    else if (metric === `${name}_count`) count = value;
+    else buckets.set(found.le === '+Inf' ? Infinity : Number(found.le), value);
   }
   return { buckets: [...buckets].map(([le, c]) => ({ le, count: c })).sort((a, b) => a.le - b.le), sum, count };
+}
+
+/** The value of the gauge or counter `name` for the first series whose labels include `labels`; undefined if none. */
+export function readSample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const sample of samples(text)) if (sample.metric === name && hasLabels(sample.labels, labels)) return sample.value;
+  return undefined;
 }
 
 /** after − before, bucket by bucket (a bucket missing before counts as 0). */

@@ -9,7 +9,7 @@
  * and absorbed-check.ts; nothing in src/ uses it.
  */
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
-import { quantizeRows } from '../../src/models/blip/convert/layers.ts';
+import { quantizeRows, quantizeSymmetric } from '../../src/models/blip/convert/layers.ts';
 import { randn } from '../profiling/probe-math.ts';
 
 /** Cross-attention shape: `heads` of `headDim`, model width `heads · headDim`. */
@@ -194,25 +194,18 @@ export function attendAbsorbedInt8(g: GraphBuilder, shape: AttentionShape, q: st
   return projectValues(g, shape, g.node('Mul', [context, weighted.scale]), layer);
 }
 
-/** Int8 codes of `x` along `axis` (kept, size 1) as s8, for MatMulInteger's B side: x ≈ codes · scale. */
-function quantizeSigned(g: GraphBuilder, x: string, axis: number): { codes: string; scale: string } {
-  const top = g.node('ReduceMax', [g.node('Abs', [x])], { axes: [axis], keepdims: 1 });
-  const scale = g.node('Div', [g.node('Max', [top, g.scalar(1e-30)]), g.scalar(127)]);
-  return { codes: g.node('Cast', [g.node('Round', [g.node('Div', [x, scale])])], { to: 3 }), scale };
-}
-
 /**
  * `attendAbsorbedInt8` in the kq layout: E's codes are MatMulInteger's A side (u8, zero point 128: `codes` `[B,M,D]`
  * and `codesT` `[B,D,M]`), the quantized Q'ᵀ and Pᵀ the small s8 B side (one scale per head). scoresᵀ = E·Q'ᵀ,
  * contextᵀ = Eᵀ·Pᵀ, softmax over the token axis. Uses the layer's int8 weights if it has them.
  */
 export function attendAbsorbedInt8Kq(g: GraphBuilder, shape: AttentionShape, q: string, e: QuantizedE, layer: AbsorbedLayer, bias: string): string {
-  const qq = quantizeSigned(g, absorbQuery(g, shape, q, layer), 2);
+  const qq = quantizeSymmetric(g, absorbQuery(g, shape, q, layer), 2);
   const raw = g.node('Cast', [g.node('MatMulInteger', [e.codes, g.node('Transpose', [qq.codes], { perm: [0, 2, 1] }), g.byte(128)])], { to: 1 });
   const tokenScale = g.node('Reshape', [e.scale, g.ints([0, -1, 1])]);
   const scores = g.node('Mul', [raw, g.node('Mul', [g.node('Transpose', [qq.scale], { perm: [0, 2, 1] }), tokenScale])]);
   const probsT = g.node('Softmax', [g.node('Add', [scores, g.node('Reshape', [bias, g.ints([0, -1, 1])])])], { axis: 1 });
-  const weighted = quantizeSigned(g, g.node('Mul', [probsT, tokenScale]), 1);
+  const weighted = quantizeSymmetric(g, g.node('Mul', [probsT, tokenScale]), 1);
   const contextT = g.node('Mul', [g.node('Cast', [g.node('MatMulInteger', [e.codesT, weighted.codes, g.byte(128)])], { to: 1 }), weighted.scale]);
   return projectValues(g, shape, g.node('Transpose', [contextT], { perm: [0, 2, 1] }), layer);
 }

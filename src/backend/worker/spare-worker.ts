@@ -17,8 +17,8 @@ export class SpareWorker {
   private spare: Worker | undefined;
   /** Settles when the waiting spare has imported its modules (true) or is gone before that (false). */
   private spareReady: Promise<boolean> = Promise.resolve(false);
-  /** Whether the waiting spare has finished importing, as of now (the `blip_spare_worker_ready` gauge). */
-  private imported = false;
+  /** The last spare that announced it had imported its modules: it is ready while it is still the waiting one. */
+  private imported: Worker | undefined;
   private closed = false;
 
   constructor(private readonly startSpare: () => Worker) {}
@@ -44,7 +44,7 @@ export class SpareWorker {
 
   /** Whether a spare has finished importing and waits for a variant, now, without waiting. */
   isReady(): boolean {
-    return this.spare !== undefined && this.imported;
+    return this.spare !== undefined && this.imported === this.spare;
   }
 
   /**
@@ -55,7 +55,6 @@ export class SpareWorker {
     const worker = this.spare;
     this.spare = undefined;
     this.spareReady = Promise.resolve(false);
-    this.imported = false;
     worker?.ref();
     return worker;
   }
@@ -74,7 +73,6 @@ export class SpareWorker {
     const worker = this.spare;
     this.spare = undefined;
     this.spareReady = Promise.resolve(false);
-    this.imported = false;
     if (!worker) return 'none';
     return stopWorker(worker, forceAfterMs);
   }
@@ -90,12 +88,11 @@ export class SpareWorker {
     worker.once('exit', forget);
     worker.on('error', forget);
     this.spare = worker;
-    this.imported = false;
     this.spareReady = new Promise((resolve) => {
       const onMessage = (message: WorkerMessage) => {
         if (message.type !== 'spare-ready') return;
         worker.off('message', onMessage);
-        if (this.spare === worker) this.imported = true;
+        this.imported = worker;
         resolve(true);
       };
       worker.on('message', onMessage);

@@ -1,6 +1,6 @@
-import { Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { addHistograms, bucketCounts, diffHistogram, readHistogram } from '../../../tools/bench/prometheus.ts';
+import { addHistograms, bucketCounts, diffHistogram, readHistogram, readSample } from '../../../tools/bench/prometheus.ts';
 
 /** A real prom-client histogram with the gateway's encoder-batch buckets, as the server exposes it. */
 function encoderHistogram() {
@@ -19,6 +19,17 @@ describe('reading and diffing Prometheus histograms', () => {
     expect(a.sum).toBe(15);
     expect(a.buckets.map((b) => [b.le, b.count])).toEqual([[1, 1], [2, 1], [4, 3], [8, 4], [16, 4], [32, 4], [64, 4], [Infinity, 4]]);
     expect(bucketCounts(a)).toEqual({ '1': 1, '3-4': 2, '5-8': 1 });
+  });
+
+  it('reads a gauge, with or without labels, and undefined for one the server does not export', async () => {
+    const registry = new Registry();
+    new Gauge({ name: 'blip_spare_worker_ready', help: 'x', registers: [registry] }).set(1);
+    new Gauge({ name: 'blip_queue_depth', help: 'x', labelNames: ['variant'], registers: [registry] }).set({ variant: 'b' }, 7);
+    const text = await registry.metrics();
+    expect(readSample(text, 'blip_spare_worker_ready')).toBe(1);
+    expect(readSample(text, 'blip_queue_depth', { variant: 'b' })).toBe(7);
+    expect(readSample(text, 'blip_queue_depth', { variant: 'a' })).toBeUndefined();
+    expect(readSample(text, 'blip_redis_up')).toBeUndefined();
   });
 
   it('reads a series the server never observed as empty', async () => {

@@ -139,9 +139,9 @@ async function crossContexts(deps: EncoderDeps, picked: readonly Job[], embeddin
     const keys = [...new Set(picked.filter((job) => !job.done && !job.attached).map((job) => job.contextKey as string))];
     if (keys.length === 0) return [];
     // One image per run, like the vision encoder: for a pass of 8 blip-base images every int8 K or V tensor was 3.4 MB,
-    // each allocated twice by ONNX Runtime and copied once into JavaScript, all fresh mappings under the serving
-    // process's MALLOC_MMAP_THRESHOLD_ (about 10,000 page faults per caption at c16, `strace -k` on a c16 wave). One
-    // image's are 0.4 MB, which the allocator reuses; the products are as large per image either way.
+    // each allocated twice by ONNX Runtime and copied once into JavaScript, and under the fixed MALLOC_MMAP_THRESHOLD_
+    // the server then ran with, all fresh mappings (about 10,000 page faults per caption at c16, `strace -k` on a c16
+    // wave). One image's are 0.4 MB, small blocks any allocator reuses; the products are as large per image either way.
     const startedAt = performance.now();
     const created: CrossContext[] = [];
     for (const key of keys) created.push(...(await model.crossContexts(embeddings.get(key) as Float32Array, 1, tokens, [tokens])));
